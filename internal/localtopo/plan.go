@@ -1,0 +1,133 @@
+// Package localtopo plans and runs a tiered collector topology on loopback:
+// one agent, N gateways and a sink, each a process of the built binary on its
+// own 127.x address with the standard ports, the way pods each have an IP.
+package localtopo // import "github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+)
+
+// Standard ports every member listens on, at its own address.
+const (
+	PortOTLPGRPC = 4317
+	PortOTLPHTTP = 4318
+	PortMetrics  = 8888
+	PortHealth   = 13133
+	PortTopology = 13134
+)
+
+// Options shape a local topology.
+type Options struct {
+	// Net holds the first three octets of the loopback addresses, e.g. "127.0.0".
+	// The agent gets .10, the gateways .11 onwards, the sink .20.
+	Net string
+	// Gateways is the number of gateway replicas (1..9).
+	Gateways int
+	// ConfigDir holds agent.yaml, gateway.yaml and sink.yaml.
+	ConfigDir string
+	// WorkDir receives each member's log, the gateways' queues and the sink file.
+	WorkDir string
+	// Env is added to every member's environment, after the planned variables,
+	// e.g. DECISION_WAIT or SAMPLING_PERCENTAGE.
+	Env map[string]string
+}
+
+// Member is one collector process of the topology.
+type Member struct {
+	Name   string
+	Config string
+	Host   string
+	Env    map[string]string
+	// LogFile receives the process's stdout and stderr.
+	LogFile string
+	// Listens names the ports the member binds, for the free-port check.
+	Listens []Listen
+}
+
+// Listen is one address a member binds.
+type Listen struct {
+	Purpose string
+	Addr    string
+}
+
+// Topology is a planned topology.
+type Topology struct {
+	Agent    Member
+	Gateways []Member
+	Sink     Member
+	// SinkFile is where the sink writes what it receives (OTLP/JSON lines).
+	SinkFile string
+}
+
+// Members lists the members in start order: the sink and the gateways before
+// the agent, so that nothing sends to an address that is not yet listening.
+func (t Topology) Members() []Member {
+	ms := []Member{t.Sink}
+	ms = append(ms, t.Gateways...)
+	return append(ms, t.Agent)
+}
+
+// Addr joins a member's host with a port.
+func (m Member) Addr(port int) string { return net.JoinHostPort(m.Host, fmt.Sprint(port)) }
+
+// Plan lays out the topology's addresses and environment.
+func Plan(o Options) (Topology, error) {
+	if o.Gateways < 1 || o.Gateways > 9 {
+		return Topology{}, fmt.Errorf("gateways: %d out of range 1..9", o.Gateways)
+	}
+	if ip := net.ParseIP(o.Net + ".1"); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		return Topology{}, fmt.Errorf("net: %q is not the prefix of an IPv4 loopback network (e.g. 127.0.0)", o.Net)
+	}
+	host := func(last int) string { return fmt.Sprintf("%s.%d", o.Net, last) }
+
+	gatewayHosts := make([]string, o.Gateways)
+	for i := range gatewayHosts {
+		gatewayHosts[i] = net.JoinHostPort(host(11+i), fmt.Sprint(PortOTLPGRPC))
+	}
+	resolver := fmt.Sprintf("{static: {hostnames: [%s]}}", strings.Join(gatewayHosts, ", "))
+
+	t := Topology{SinkFile: filepath.Join(o.WorkDir, "sink.jsonl")}
+	t.Sink = o.member("sink", "sink.yaml", host(20), map[string]string{"SINK_FILE": t.SinkFile})
+	for i := range o.Gateways {
+		name := fmt.Sprintf("gateway-%d", i+1)
+		t.Gateways = append(t.Gateways, o.member(name, "gateway.yaml", host(11+i), map[string]string{
+			"GATEWAY_RESOLVER": resolver,
+			"BACKEND_ENDPOINT": t.Sink.Addr(PortOTLPGRPC),
+			"FILE_STORAGE_DIR": filepath.Join(o.WorkDir, name, "queue"),
+		}))
+	}
+	t.Agent = o.member("agent", "agent.yaml", host(10), map[string]string{
+		"GATEWAY_RESOLVER": resolver,
+		"GATEWAY_ENDPOINT": t.Gateways[0].Addr(PortOTLPGRPC),
+	})
+	return t, nil
+}
+
+func (o Options) member(name, config, host string, env map[string]string) Member {
+	m := Member{
+		Name:    name,
+		Config:  filepath.Join(o.ConfigDir, config),
+		Host:    host,
+		Env:     map[string]string{"POD_IP": host, "POD_NAME": name},
+		LogFile: filepath.Join(o.WorkDir, name+".log"),
+	}
+	for k, v := range env {
+		m.Env[k] = v
+	}
+	for k, v := range o.Env {
+		m.Env[k] = v
+	}
+	m.Listens = []Listen{
+		{"OTLP/gRPC", m.Addr(PortOTLPGRPC)},
+		{"OTLP/HTTP", m.Addr(PortOTLPHTTP)},
+		{"self-telemetry", m.Addr(PortMetrics)},
+		{"health_check", m.Addr(PortHealth)},
+	}
+	if name != "sink" {
+		m.Listens = append(m.Listens, Listen{"topology", m.Addr(PortTopology)})
+	}
+	return m
+}

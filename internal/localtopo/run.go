@@ -1,0 +1,181 @@
+package localtopo // import "github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Running is a started topology.
+type Running struct {
+	Topology
+	procs []*proc
+}
+
+type proc struct {
+	member Member
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+}
+
+// CheckPortsFree returns an error naming the first address of the plan that
+// something else already listens on.
+func CheckPortsFree(members []Member) error {
+	for _, m := range members {
+		for _, l := range m.Listens {
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return fmt.Errorf("port %s (%s of %s) is already in use: %w", l.Addr, l.Purpose, m.Name, err)
+			}
+			_ = ln.Close()
+		}
+	}
+	return nil
+}
+
+// Start checks that every port is free, starts each member and waits until
+// its health endpoint answers. On any failure it stops what it started and
+// returns an error with the tail of the failing member's log.
+func Start(ctx context.Context, bin string, t Topology) (*Running, error) {
+	if err := CheckPortsFree(t.Members()); err != nil {
+		return nil, err
+	}
+	r := &Running{Topology: t}
+	for _, m := range t.Members() {
+		p, err := startProc(bin, m)
+		if err != nil {
+			r.Stop()
+			return nil, err
+		}
+		r.procs = append(r.procs, p)
+		if err := p.waitHealthy(ctx, 60*time.Second); err != nil {
+			r.Stop()
+			return nil, fmt.Errorf("%s did not become healthy: %w\n--- %s (last lines) ---\n%s", m.Name, err, m.LogFile, tail(m.LogFile, 20))
+		}
+	}
+	return r, nil
+}
+
+func startProc(bin string, m Member) (*proc, error) {
+	if err := os.MkdirAll(filepath.Dir(m.LogFile), 0o755); err != nil {
+		return nil, err
+	}
+	log, err := os.Create(m.LogFile)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--config", m.Config)
+	cmd.Env = os.Environ()
+	keys := make([]string, 0, len(m.Env))
+	for k := range m.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, k+"="+m.Env[k])
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	// Own process group: a Ctrl-C on the terminal reaches the runner only,
+	// which then stops every member in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("start %s: %w", m.Name, err)
+	}
+	p := &proc{member: m, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = log.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	url := "http://" + p.member.Addr(PortHealth) + "/"
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := client.Get(url); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no healthy answer from %s within %s", url, timeout)
+}
+
+// Exited reports the members that exited on their own.
+func (r *Running) Exited() []string {
+	var names []string
+	for _, p := range r.procs {
+		select {
+		case <-p.done:
+			names = append(names, fmt.Sprintf("%s (%v)", p.member.Name, p.err))
+		default:
+		}
+	}
+	return names
+}
+
+// Stop stops the members in reverse start order (agent first, so that the
+// gateways and the sink can drain what is in flight): SIGTERM, then SIGKILL
+// after 15 s.
+func (r *Running) Stop() {
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		p := r.procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	r.procs = nil
+}
+
+// Done is closed when any member exits.
+func (r *Running) Done() <-chan string {
+	ch := make(chan string, 1)
+	for _, p := range r.procs {
+		go func(p *proc) {
+			<-p.done
+			select {
+			case ch <- p.member.Name:
+			default:
+			}
+		}(p)
+	}
+	return ch
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

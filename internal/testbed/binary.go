@@ -1,0 +1,32 @@
+// Package testbed holds what the tests on the built binary share: where the
+// binary is, a topology started for a test, OTLP traffic, the sink's file and
+// the collectors' self-telemetry.
+package testbed // import "github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RepoRoot is the repository's root directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Binary returns the path of the built collector: $OTELCOL_TIERED_BIN, or
+// bin/otelcol-tiered. The test fails when it is missing: build it with
+// `make build` (make test does).
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_TIERED_BIN")
+	if bin == "" {
+		bin = filepath.Join(RepoRoot(), "bin", "otelcol-tiered")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("built collector not found at %s (run `make build`, or set OTELCOL_TIERED_BIN): %v", bin, err)
+	}
+	return bin
+}

@@ -1,0 +1,57 @@
+package testbed // import "github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// SinkSpan is one span the sink received, with the resource attribute the
+// gateway that exported it added.
+type SinkSpan struct {
+	SpanID  pcommon.SpanID
+	Gateway string
+}
+
+// ReadSinkSpans reads the sink's file (one OTLP/JSON document a line) and
+// returns the spans it holds by trace ID. Lines of other signals are skipped.
+func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return map[pcommon.TraceID][]SinkSpan{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[pcommon.TraceID][]SinkSpan{}
+	var um ptrace.JSONUnmarshaler
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
+	for line := 1; sc.Scan(); line++ {
+		if !bytes.HasPrefix(sc.Bytes(), []byte(`{"resourceSpans"`)) {
+			continue
+		}
+		td, err := um.UnmarshalTraces(sc.Bytes())
+		if err != nil {
+			// The file exporter may be mid-write on the last line.
+			return out, fmt.Errorf("%s line %d: %w", path, line, err)
+		}
+		for i := 0; i < td.ResourceSpans().Len(); i++ {
+			rs := td.ResourceSpans().At(i)
+			gw, _ := rs.Resource().Attributes().Get("otelcol.gateway")
+			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				spans := rs.ScopeSpans().At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					s := spans.At(k)
+					out[s.TraceID()] = append(out[s.TraceID()], SinkSpan{SpanID: s.SpanID(), Gateway: gw.AsString()})
+				}
+			}
+		}
+	}
+	return out, sc.Err()
+}

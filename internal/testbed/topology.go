@@ -1,0 +1,32 @@
+package testbed // import "github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
+)
+
+// StartTopology starts agent → gateways → sink on the loopback network net
+// (e.g. "127.0.1"; give each test its own) with the shipped configs, and stops
+// it when the test ends. env is added to every member.
+func StartTopology(t testing.TB, net string, gateways int, env map[string]string) *localtopo.Running {
+	t.Helper()
+	topo, err := localtopo.Plan(localtopo.Options{
+		Net:       net,
+		Gateways:  gateways,
+		ConfigDir: filepath.Join(RepoRoot(), "configs"),
+		WorkDir:   t.TempDir(),
+		Env:       env,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := localtopo.Start(context.Background(), Binary(t), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(run.Stop)
+	return run
+}

@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+)
+
+func TestShippedConfigsValidate(t *testing.T) {
+	bin := testbed.Binary(t)
+	configs, err := filepath.Glob(filepath.Join(testbed.RepoRoot(), "configs", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, configs)
+	for _, c := range configs {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			out, err := exec.Command(bin, "validate", "--config", c).CombinedOutput()
+			require.NoErrorf(t, err, "validate %s:\n%s", c, out)
+		})
+	}
+}
+
+// A config with an unknown component or a wrong field fails validate and
+// startup with the collector's own message naming it.
+func TestBadConfigsFailValidateAndStartup(t *testing.T) {
+	bin := testbed.Binary(t)
+	cases := map[string]string{
+		"unknown-component.yaml": `unknown type: "no_such_processor"`,
+		"wrong-field.yaml":       "has invalid keys: decision_wiat",
+	}
+	for file, want := range cases {
+		path := filepath.Join(testbed.RepoRoot(), "testdata", "bad-configs", file)
+		t.Run("validate/"+file, func(t *testing.T) {
+			out, err := exec.Command(bin, "validate", "--config", path).CombinedOutput()
+			require.Errorf(t, err, "validate accepted %s:\n%s", file, out)
+			assert.Contains(t, string(out), want)
+		})
+		t.Run("startup/"+file, func(t *testing.T) {
+			cmd := exec.Command(bin, "--config", path)
+			done := make(chan struct{})
+			var out []byte
+			var err error
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("collector still running with %s", file)
+			}
+			require.Error(t, err)
+			assert.Contains(t, string(out), want)
+		})
+	}
+}
