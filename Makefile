@@ -69,8 +69,11 @@ build: $(BIN)
 
 ## run -----------------------------------------------------------------------
 # One agent, three gateways and a sink on loopback; Ctrl-C stops them all.
-run: $(BIN)
-	$(GO) run ./cmd/tieredrun -bin $(BIN)
+run: $(BIN) bin/tieredrun
+	SAMPLING_PERCENTAGE=$${SAMPLING_PERCENTAGE:-100} DECISION_WAIT=$${DECISION_WAIT:-5s} bin/tieredrun -bin $(BIN)
+
+bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -name '*_test.go')
+	$(GO) build -o $@ ./cmd/tieredrun
 
 ## test ----------------------------------------------------------------------
 test: $(BIN)
