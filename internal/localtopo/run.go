@@ -2,6 +2,7 @@ package localtopo // import "github.com/otelcol-tiered/otelcol-tiered/internal/l
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,7 +108,10 @@ func (p *proc) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+			if p.err == nil {
+				return errors.New("exited with status 0")
+			}
+			return fmt.Errorf("exited: %w", p.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:

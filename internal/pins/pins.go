@@ -35,7 +35,7 @@ func FromMakefile(makefile []byte) (Release, error) {
 		}
 	}
 	if r.Version == "" || r.Stable == "" {
-		return r, errors.New("Makefile: OTELCOL_VERSION and OTELCOL_STABLE_VERSION must both be set")
+		return r, errors.New("makefile: OTELCOL_VERSION and OTELCOL_STABLE_VERSION must both be set")
 	}
 	return r, nil
 }
