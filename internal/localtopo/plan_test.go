@@ -1,0 +1,54 @@
+package localtopo
+
+import (
+	"net"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPlanLaysOutAddressesAndSharedResolver(t *testing.T) {
+	topo, err := Plan(Options{Net: "127.0.40", Gateways: 3, ConfigDir: "configs", WorkDir: "/w",
+		Env: map[string]string{"DECISION_WAIT": "1s"}})
+	require.NoError(t, err)
+
+	assert.Equal(t, "127.0.40.10", topo.Agent.Host)
+	assert.Equal(t, "127.0.40.20", topo.Sink.Host)
+	require.Len(t, topo.Gateways, 3)
+	wantResolver := "{static: {hostnames: [127.0.40.11:4317, 127.0.40.12:4317, 127.0.40.13:4317]}}"
+	for i, gw := range topo.Gateways {
+		assert.Equal(t, net.IPv4(127, 0, 5, byte(11+i)).String(), gw.Host)
+		assert.Equal(t, wantResolver, gw.Env["GATEWAY_RESOLVER"], "gateways and agent read one member list")
+		assert.Equal(t, "127.0.40.20:4317", gw.Env["BACKEND_ENDPOINT"])
+		assert.Equal(t, "1s", gw.Env["DECISION_WAIT"])
+		assert.Equal(t, gw.Host, gw.Env["POD_IP"])
+	}
+	assert.Equal(t, wantResolver, topo.Agent.Env["GATEWAY_RESOLVER"])
+	assert.Equal(t, "configs/agent.yaml", topo.Agent.Config)
+	assert.Equal(t, "/w/sink.jsonl", topo.Sink.Env["SINK_FILE"])
+
+	names := []string{}
+	for _, m := range topo.Members() {
+		names = append(names, m.Name)
+	}
+	assert.Equal(t, []string{"sink", "gateway-1", "gateway-2", "gateway-3", "agent"}, names, "backends start before what sends to them")
+}
+
+func TestPlanRejectsBadOptions(t *testing.T) {
+	_, err := Plan(Options{Net: "10.0.0", Gateways: 3})
+	assert.ErrorContains(t, err, `net: "10.0.0" is not the prefix of an IPv4 loopback network`)
+	_, err = Plan(Options{Net: "127.0.0", Gateways: 0})
+	assert.ErrorContains(t, err, "gateways: 0 out of range 1..9")
+}
+
+func TestCheckPortsFreeNamesTheTakenPort(t *testing.T) {
+	topo, err := Plan(Options{Net: "127.0.41", Gateways: 1})
+	require.NoError(t, err)
+	require.NoError(t, CheckPortsFree(topo.Members()))
+
+	ln, err := net.Listen("tcp", "127.0.41.20:13133")
+	require.NoError(t, err)
+	defer ln.Close()
+	assert.ErrorContains(t, CheckPortsFree(topo.Members()), "port 127.0.41.20:13133 (health_check of sink) is already in use")
+}
