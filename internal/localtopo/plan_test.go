@@ -18,7 +18,7 @@ func TestPlanLaysOutAddressesAndSharedResolver(t *testing.T) {
 	require.Len(t, topo.Gateways, 3)
 	wantResolver := "{static: {hostnames: [127.0.40.11:4317, 127.0.40.12:4317, 127.0.40.13:4317]}}"
 	for i, gw := range topo.Gateways {
-		assert.Equal(t, net.IPv4(127, 0, 5, byte(11+i)).String(), gw.Host)
+		assert.Equal(t, net.IPv4(127, 0, 40, byte(11+i)).String(), gw.Host)
 		assert.Equal(t, wantResolver, gw.Env["GATEWAY_RESOLVER"], "gateways and agent read one member list")
 		assert.Equal(t, "127.0.40.20:4317", gw.Env["BACKEND_ENDPOINT"])
 		assert.Equal(t, "1s", gw.Env["DECISION_WAIT"])
