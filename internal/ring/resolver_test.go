@@ -203,7 +203,7 @@ func endpoint(ip, hostname string, ready bool) discoveryv1.Endpoint {
 
 func TestK8sResolverWatchesEndpointSlices(t *testing.T) {
 	for name, tc := range map[string]struct {
-		cfg                    K8sConfig
+		cfg                   K8sConfig
 		first, scaled, shrunk []string
 	}{
 		"pod IPs with ports": {
