@@ -103,7 +103,7 @@ func (r *Ring) Owner(traceID [16]byte) int {
 	if len(r.positions) == 0 {
 		return -1
 	}
-	pos := crc32.ChecksumIEEE(traceID[:]) % r.modulo
+	pos := crc16(&traceID) % r.modulo
 	// The first point at or after pos, wrapping to the first point.
 	lo, hi := 0, len(r.positions)
 	for lo < hi {

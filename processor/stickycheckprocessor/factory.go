@@ -2,15 +2,20 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
 )
+
+// defaultGrace covers the load-balancing exporter's default DNS interval
+// (5 s) several times over, and a k8s watch event's delay.
+const defaultGrace = 30 * time.Second
 
 // NewFactory returns the factory of the stickycheck processor.
 func NewFactory() processor.Factory {
@@ -21,10 +26,18 @@ func NewFactory() processor.Factory {
 	)
 }
 
-func createDefaultConfig() component.Config { return &Config{} }
+func createDefaultConfig() component.Config {
+	return &Config{Ring: string(ring.Current), Action: ActionPass, Grace: defaultGrace}
+}
 
 func createTracesProcessor(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
-	return processorhelper.NewTraces(ctx, set, cfg, next,
-		func(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) { return td, nil },
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+	c := cfg.(*Config)
+	p, err := newStickyCheck(set, c)
+	if err != nil {
+		return nil, err
+	}
+	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+		processorhelper.WithStart(p.start),
+		processorhelper.WithShutdown(p.shutdown),
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: c.Action != ActionPass}))
 }

@@ -1,0 +1,60 @@
+package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
+)
+
+type reason int
+
+const (
+	reasonNone reason = iota
+	reasonNotOwner
+	reasonRingChange
+	reasonSelfNotMember
+	numReasons
+)
+
+func (r reason) String() string {
+	return [...]string{"", "not_owner", "ring_change", "self_not_member"}[r]
+}
+
+// batchCounts adds up one batch, so that metrics are recorded once a batch.
+type batchCounts struct {
+	checked   int
+	misrouted [numReasons]int
+}
+
+func (c *batchCounts) add(r reason) { c.misrouted[r]++ }
+
+// counters holds the instruments with their attribute sets built once.
+type counters struct {
+	tb       *metadata.TelemetryBuilder
+	byReason [numReasons][]metric.AddOption
+}
+
+func newCounters(tb *metadata.TelemetryBuilder) *counters {
+	c := &counters{tb: tb}
+	for r := reasonNotOwner; r < numReasons; r++ {
+		c.byReason[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))}
+	}
+	return c
+}
+
+func (c *counters) record(ctx context.Context, b *batchCounts, dropped bool) {
+	c.tb.ProcessorStickycheckSpansChecked.Add(ctx, int64(b.checked))
+	misrouted := 0
+	for r := reasonNotOwner; r < numReasons; r++ {
+		if n := b.misrouted[r]; n > 0 {
+			c.tb.ProcessorStickycheckSpansMisrouted.Add(ctx, int64(n), c.byReason[r]...)
+			misrouted += n
+		}
+	}
+	if dropped && misrouted > 0 {
+		c.tb.ProcessorStickycheckSpansDropped.Add(ctx, int64(misrouted))
+	}
+}
