@@ -95,6 +95,7 @@ func Plan(o Options) (Topology, error) {
 		name := fmt.Sprintf("gateway-%d", i+1)
 		t.Gateways = append(t.Gateways, o.member(name, "gateway.yaml", host(11+i), map[string]string{
 			"GATEWAY_RESOLVER": resolver,
+			"GATEWAY_SELF":     gatewayHosts[i],
 			"BACKEND_ENDPOINT": t.Sink.Addr(PortOTLPGRPC),
 			"FILE_STORAGE_DIR": filepath.Join(o.WorkDir, name, "queue"),
 		}))
