@@ -1,0 +1,243 @@
+package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor"
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+)
+
+// maxHops bounds how often a report is forwarded between replicas whose
+// views of the ring disagree; at the limit the receiver tallies it.
+const maxHops = 2
+
+// audit counts split traces across the tier (see the README): the window
+// table, the tally of the traces this replica owns, and the peer protocol.
+type audit struct {
+	p        *stickyCheck
+	cfg      *AuditConfig
+	counters *auditCounters
+	selfID   uint64
+	table    *tracker
+	client   *peerClient
+	server   *peerServer
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newAudit(p *stickyCheck, cfg *AuditConfig) *audit {
+	return &audit{p: p, cfg: cfg, counters: newAuditCounters(p.telemetry), stop: make(chan struct{})}
+}
+
+// start allocates the table and starts the peer server and client. It runs
+// before the resolver publishes its first member list.
+func (a *audit) start(ctx context.Context, host component.Host) error {
+	a.selfID = replicaID(a.p.self)
+	a.table = newTracker(a.cfg.MaxTraces, a.cfg.Window, a.p.now())
+	client, err := newPeerClient(ctx, a, host)
+	if err != nil {
+		return err
+	}
+	server, err := startPeerServer(ctx, a, host)
+	if err != nil {
+		client.shutdown(ctx)
+		return err
+	}
+	a.client, a.server = client, server
+	a.client.start()
+	a.wg.Add(1)
+	go a.sweep()
+	return nil
+}
+
+func (a *audit) shutdown(ctx context.Context) error {
+	if a.table == nil {
+		return nil
+	}
+	close(a.stop)
+	a.wg.Wait()
+	err := a.server.shutdown(ctx)
+	a.client.shutdown(ctx)
+	return err
+}
+
+// sweep forgets the traces not seen for a window and records how many are
+// remembered.
+func (a *audit) sweep() {
+	defer a.wg.Done()
+	ticker := time.NewTicker(min(max(a.cfg.Window/8, 10*time.Millisecond), 5*time.Second))
+	defer ticker.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-ticker.C:
+			_, live := a.table.expire(a.table.tick(a.p.now()))
+			a.p.telemetry.ProcessorStickycheckTracesTracked.Record(context.Background(), int64(live))
+		}
+	}
+}
+
+// viewAt returns the view a shard of generation gen agrees with: the
+// current one, or the one before while a ring change is being applied.
+func (a *audit) viewAt(gen uint64) *view {
+	v := a.p.view.Load()
+	if v.gen != gen && v.prev != nil && v.prev.gen == gen {
+		return v.prev
+	}
+	return v
+}
+
+// auditBatch gathers what one batch of spans adds, so that the queue and
+// the counters are touched once a batch.
+type auditBatch struct {
+	now     time.Time
+	tick    uint32
+	n       int
+	reports [64]report
+	split   [numCauses]int
+	evicted int
+}
+
+func (a *audit) begin(b *auditBatch, now time.Time) {
+	b.now, b.tick = now, a.table.tick(now)
+}
+
+// observe records that this replica received spans of trace id, whose owner
+// under v is owner; it runs once per trace per batch, on the span data path.
+func (a *audit) observe(b *auditBatch, v *view, id *[16]byte, owner int, withinGrace bool) {
+	if *id == zeroID {
+		return
+	}
+	sh, h := a.table.shardOf(id)
+	sh.mu.Lock()
+	if sh.gen != v.gen {
+		v = a.viewAt(sh.gen)
+		owner = v.ring.Owner(*id)
+		withinGrace = a.p.withinGrace(v, b.now)
+	}
+	e, evicted := sh.upsert(id, h, b.tick, a.table.window)
+	b.evicted += evicted
+	e.seen = b.tick
+	e.flags |= efLocal
+	switch {
+	case owner < 0:
+		// No ring yet: the first member list reports it.
+	case owner == v.self:
+		if addSeer(e, a.selfID) {
+			b.split[e.cause()]++
+		}
+	case e.flags&efReported == 0:
+		e.flags |= efReported
+		r := report{id: *id, seer: a.selfID, at: b.tick}
+		if withinGrace {
+			r.flags = rfRingChange
+		}
+		b.reports[b.n] = r
+		if b.n++; b.n == len(b.reports) {
+			a.client.enqueue(b.reports[:b.n])
+			b.n = 0
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// finish queues the batch's reports and records its counts.
+func (a *audit) finish(ctx context.Context, b *auditBatch) {
+	if b.n > 0 {
+		a.client.enqueue(b.reports[:b.n])
+	}
+	a.counters.split(ctx, &b.split)
+	a.counters.evicted(ctx, b.evicted)
+}
+
+// apply tallies reports for the traces this replica owns and forwards the
+// others to their owner under this replica's view.
+func (a *audit) apply(ctx context.Context, reports []report) {
+	tick := a.table.tick(a.p.now())
+	var split [numCauses]int
+	var evicted int
+	var forward []report
+	for i := range reports {
+		r := &reports[i]
+		sh, h := a.table.shardOf(&r.id)
+		sh.mu.Lock()
+		v := a.viewAt(sh.gen)
+		if owner := v.ring.Owner(r.id); owner >= 0 && owner != v.self && r.hops() < maxHops {
+			sh.mu.Unlock()
+			fwd := *r
+			fwd.flags += 1 << hopsShift
+			fwd.at = tick
+			forward = append(forward, fwd)
+			continue
+		}
+		e, ev := sh.upsert(&r.id, h, tick, a.table.window)
+		evicted += ev
+		e.seen = tick
+		if merge(e, r) {
+			split[e.cause()]++
+		}
+		sh.mu.Unlock()
+	}
+	if len(forward) > 0 {
+		a.client.enqueue(forward)
+	}
+	a.counters.split(ctx, &split)
+	a.counters.evicted(ctx, evicted)
+}
+
+// ringChanged moves every remembered trace from the view old to the view
+// next, shard by shard (the data path meanwhile uses, for each shard, the
+// view it agrees with):
+//   - a trace this replica owned and no longer owns: its tally is handed to
+//     the new owner;
+//   - a trace it holds spans of and now owns: it joins the tally itself;
+//   - a trace it holds spans of, owns under neither and has not reported:
+//     it is reported to the new owner.
+func (a *audit) ringChanged(old, next *view) {
+	if a.table == nil {
+		return
+	}
+	ctx := context.Background()
+	var split [numCauses]int
+	out := make([]report, 0, 256)
+	tick := a.table.tick(a.p.now())
+	hasOwners := len(next.ring.Members()) > 0
+	for i := range a.table.shards {
+		sh := &a.table.shards[i]
+		sh.mu.Lock()
+		for j := range sh.slots {
+			e := &sh.slots[j]
+			if e.id == zeroID {
+				continue
+			}
+			was := old.self >= 0 && old.ring.Owner(e.id) == old.self
+			is := next.self >= 0 && next.ring.Owner(e.id) == next.self
+			switch {
+			case was && !is:
+				if !hasOwners {
+					continue
+				}
+				if r, ok := handoff(e); ok {
+					r.at = tick
+					out = append(out, r)
+				}
+			case is && e.flags&efLocal != 0:
+				if addSeer(e, a.selfID) {
+					split[e.cause()]++
+				}
+			case !is && hasOwners && e.flags&(efLocal|efReported) == efLocal:
+				e.flags |= efReported
+				out = append(out, report{id: e.id, seer: a.selfID, flags: rfRingChange, at: tick})
+			}
+		}
+		sh.gen = next.gen
+		sh.mu.Unlock()
+		if len(out) > 0 {
+			a.client.enqueue(out)
+			out = out[:0]
+		}
+	}
+	a.counters.split(ctx, &split)
+}

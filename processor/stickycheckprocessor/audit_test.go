@@ -1,0 +1,166 @@
+package stickycheckprocessor
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+)
+
+const (
+	mSplit     = "processor_stickycheck_traces_split"
+	mSent      = "processor_stickycheck_peer_reports_sent"
+	mReceived  = "processor_stickycheck_peer_reports_received"
+	mDropped   = "processor_stickycheck_peer_reports_dropped"
+	mBytes     = "processor_stickycheck_peer_bytes_sent"
+	mMisrouted = "processor_stickycheck_spans_misrouted"
+)
+
+var (
+	misrouted  = map[string]string{"cause": "misrouted"}
+	ringChange = map[string]string{"cause": "ring_change"}
+)
+
+// Under a stable ring, each trace whose spans reached two or more replicas
+// is counted once in the tier, by its owner, even when the owner got none
+// of its spans; correctly routed traces cause no peer traffic at all.
+func TestAuditCountsEachSplitTraceOnce(t *testing.T) {
+	members := loopbackMembers("127.0.51", 3)
+	rs := startTier(t, members, members, nil)
+	truth := spread{}
+	ids := testbed.TraceIDs(51, 500)
+
+	// Routed as the agents route: two spans each, at the owner.
+	for _, r := range rs {
+		mine := byOwner(members, ids[:300])[r.member]
+		r.send(t, mine, 0)
+		r.send(t, mine, 1)
+		truth.add(r.member, mine)
+	}
+	time.Sleep(100 * time.Millisecond) // five flush intervals
+	rs.settle(t)
+	assert.Zero(t, rs.sum(t, mSent, nil), "no peer traffic in steady state")
+	assert.Zero(t, rs.sum(t, mBytes, nil))
+	assert.Zero(t, rs.sum(t, mSplit, nil))
+
+	// 100 traces: routed, then one more span straight to every replica.
+	for _, r := range rs {
+		routed := byOwner(members, ids[300:400])[r.member]
+		r.send(t, routed, 0)
+		truth.add(r.member, routed)
+	}
+	for _, r := range rs {
+		r.send(t, ids[300:400], 1)
+		truth.add(r.member, ids[300:400])
+	}
+	// 50 traces reach both non-owners and never their owner; 50 reach one
+	// non-owner only (reported, but seen by one replica: not split).
+	ring3 := ring.New(ring.Current, members)
+	for i, id := range ids[400:500] {
+		owner := ring3.IndexOf(ring3.OwnerName(id))
+		for k := 1; k <= 2; k++ {
+			if k == 2 && i >= 50 {
+				break
+			}
+			r := rs.byMember(members[(owner+k)%3])
+			r.send(t, []pcommon.TraceID{id}, 0)
+			truth.add(r.member, []pcommon.TraceID{id})
+		}
+	}
+	rs.settle(t)
+
+	require.Equal(t, 150, truth.split())
+	assert.EqualValues(t, 150, rs.sum(t, mSplit, misrouted))
+	assert.Zero(t, rs.sum(t, mSplit, ringChange))
+	assert.EqualValues(t, 2*100+2*50+50, rs.sum(t, mMisrouted, nil))
+	assert.EqualValues(t, 2*100+2*50+50, rs.sum(t, mSent, nil), "each non-owner reports each trace once")
+	assert.Zero(t, rs.sum(t, mDropped, nil))
+}
+
+// A scale event while traces are in flight: the replicas' rings change
+// (from two members to three) while spans keep coming, and the agent
+// follows a moment later. Each trace that straddles the change (spans at
+// its old owner and at its new one) is counted once, with cause
+// ring_change; a trace misrouted before the change keeps its one count
+// (misrouted); traces that do not straddle it are not counted.
+func TestAuditCountsTracesThatStraddleARingChange(t *testing.T) {
+	all := loopbackMembers("127.0.52", 3)
+	before, after := all[:2], all
+	rs := startTier(t, all, before, func(c *Config) { c.Grace = time.Minute })
+	truth := spread{}
+	var truthMu sync.Mutex
+	send := func(member string, ids []pcommon.TraceID, span int) {
+		rs.byMember(member).send(t, ids, span)
+		truthMu.Lock()
+		truth.add(member, ids)
+		truthMu.Unlock()
+	}
+	route := func(members []string, ids []pcommon.TraceID, span int) {
+		for owner, mine := range byOwner(members, ids) {
+			send(owner, mine, span)
+		}
+	}
+
+	// Phase 1, stable ring of two: 400 traces, 50 of them misrouted too.
+	early := testbed.TraceIDs(52, 400)
+	route(before, early, 0)
+	for owner, mine := range byOwner(before, early[:50]) {
+		other := before[0]
+		if other == owner {
+			other = before[1]
+		}
+		send(other, mine, 1)
+	}
+	rs.settle(t)
+	require.EqualValues(t, 50, rs.sum(t, mSplit, misrouted))
+
+	// Phase 2: 600 traces in flight, two spans each, five rounds apart; the
+	// replicas change their ring during round 10, the agent at round 20.
+	// The early traces get their second span after the agent's change.
+	inflight := testbed.TraceIDs(53, 600)
+	var agent atomic.Pointer[[]string]
+	agent.Store(&before)
+	replicasChanged := make(chan struct{})
+	const rounds, perRound, lag = 60, 10, 5
+	for r := 0; r < rounds+lag; r++ {
+		members := *agent.Load()
+		if r < rounds {
+			route(members, inflight[r*perRound:(r+1)*perRound], 0)
+		}
+		if r >= lag {
+			route(members, inflight[(r-lag)*perRound:(r-lag+1)*perRound], 1)
+		}
+		switch r {
+		case 10:
+			go func() { rs.setMembers(after); close(replicasChanged) }()
+		case 20:
+			<-replicasChanged
+			agent.Store(&after)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	route(after, early, 2)
+	rs.settle(t)
+
+	straddling := 0
+	r1, r2 := ring.New(ring.Current, before), ring.New(ring.Current, after)
+	for _, id := range append(early[50:], inflight...) {
+		if len(truth[id]) >= 2 {
+			straddling++
+			require.NotEqual(t, r1.OwnerName(id), r2.OwnerName(id), "only traces whose owner changed straddle")
+		}
+	}
+	t.Logf("split traces: %d misrouted before the change, %d straddling it (of %d)", 50, straddling, len(early)-50+len(inflight))
+	require.Positive(t, straddling)
+	require.Equal(t, 50+straddling, truth.split())
+	assert.EqualValues(t, 50, rs.sum(t, mSplit, misrouted), "counted before the change, not again")
+	assert.EqualValues(t, straddling, rs.sum(t, mSplit, ringChange))
+	assert.Zero(t, rs.sum(t, mDropped, nil))
+}
