@@ -89,35 +89,105 @@ func (a *audit) viewAt(gen uint64) *view {
 	return v
 }
 
-// auditBatch gathers what one batch of spans adds, so that the queue and
-// the counters are touched once a batch.
+// batchTraces is how many traces of a batch are recorded at once.
+const batchTraces = 256
+
+// pendingTrace is a trace of the batch waiting to be recorded.
+type pendingTrace struct {
+	id    [16]byte
+	hash  uint64
+	owner int32
+	shard uint32
+}
+
+// auditBatch gathers what one batch of spans adds: the table is updated a
+// shard at a time, the queue and the counters once a batch.
 type auditBatch struct {
-	now     time.Time
-	tick    uint32
-	n       int
-	reports [64]report
-	split   [numCauses]int
-	evicted int
+	v           *view
+	withinGrace bool
+	now         time.Time
+	tick        uint32
+	np          int
+	pending     [batchTraces]pendingTrace
+	nr          int
+	reports     [64]report
+	split       [numCauses]int
+	evicted     int
+	warm        uint32 // sink of the loads that warm the cache
 }
 
-func (a *audit) begin(b *auditBatch, now time.Time) {
-	b.now, b.tick = now, a.table.tick(now)
+// batches are reused: an auditBatch is 10 KiB, too much to clear for
+// every batch of spans.
+var batches = sync.Pool{New: func() any { return new(auditBatch) }}
+
+// begin returns the batch of a call of processTraces; finish ends it.
+func (a *audit) begin(v *view, now time.Time, withinGrace bool) *auditBatch {
+	b := batches.Get().(*auditBatch)
+	b.v, b.now, b.tick, b.withinGrace = v, now, a.table.tick(now), withinGrace
+	return b
 }
 
-// observe records that this replica received spans of trace id, whose owner
-// under v is owner; it runs once per trace per batch, on the span data path.
-func (a *audit) observe(b *auditBatch, v *view, id *[16]byte, owner int, withinGrace bool) {
+// observe notes that this replica received spans of trace id, whose owner
+// under the batch's view is owner; it runs once per trace per batch, on the
+// span data path.
+func (a *audit) observe(b *auditBatch, id *[16]byte, owner int) {
 	if *id == zeroID {
 		return
 	}
-	sh, h := a.table.shardOf(id)
-	sh.mu.Lock()
+	h := traceHash(id)
+	b.pending[b.np] = pendingTrace{id: *id, hash: h, owner: int32(owner), shard: uint32(a.table.shardIndex(h))}
+	if b.np++; b.np == batchTraces {
+		a.record(b)
+	}
+}
+
+// record writes the pending traces to the table, shard by shard. Under a
+// shard's lock it first reads each trace's home slot, loads that do not
+// depend on each other, so the CPU fetches the table's cache lines in
+// parallel rather than one miss after another; then it updates them.
+func (a *audit) record(b *auditBatch) {
+	n := len(a.table.shards)
+	var start [maxShards + 1]uint16
+	for i := range b.np {
+		start[b.pending[i].shard+1]++
+	}
+	for s := 1; s <= n; s++ {
+		start[s] += start[s-1]
+	}
+	next := start
+	var order [batchTraces]uint8
+	for i := range b.np {
+		s := b.pending[i].shard
+		order[next[s]] = uint8(i)
+		next[s]++
+	}
+	for s := range n {
+		group := order[start[s]:start[s+1]]
+		if len(group) == 0 {
+			continue
+		}
+		sh := &a.table.shards[s]
+		sh.mu.Lock()
+		for _, i := range group {
+			b.warm += sh.slots[sh.home(b.pending[i].hash)].seen
+		}
+		for _, i := range group {
+			a.recordOne(b, sh, &b.pending[i])
+		}
+		sh.mu.Unlock()
+	}
+	b.np = 0
+}
+
+// recordOne records one trace; the shard's lock is held.
+func (a *audit) recordOne(b *auditBatch, sh *shard, p *pendingTrace) {
+	v, owner, withinGrace := b.v, int(p.owner), b.withinGrace
 	if sh.gen != v.gen {
 		v = a.viewAt(sh.gen)
-		owner = v.ring.Owner(*id)
+		owner = v.ring.Owner(p.id)
 		withinGrace = a.p.withinGrace(v, b.now)
 	}
-	e, evicted := sh.upsert(id, h, b.tick, a.table.window)
+	e, evicted := sh.upsert(&p.id, p.hash, b.tick, a.table.window)
 	b.evicted += evicted
 	e.seen = b.tick
 	e.flags |= efLocal
@@ -130,26 +200,30 @@ func (a *audit) observe(b *auditBatch, v *view, id *[16]byte, owner int, withinG
 		}
 	case e.flags&efReported == 0:
 		e.flags |= efReported
-		r := report{id: *id, seer: a.selfID, at: b.tick}
+		r := report{id: p.id, seer: a.selfID, at: b.tick}
 		if withinGrace {
 			r.flags = rfRingChange
 		}
-		b.reports[b.n] = r
-		if b.n++; b.n == len(b.reports) {
-			a.client.enqueue(b.reports[:b.n])
-			b.n = 0
+		b.reports[b.nr] = r
+		if b.nr++; b.nr == len(b.reports) {
+			a.client.enqueue(b.reports[:b.nr])
+			b.nr = 0
 		}
 	}
-	sh.mu.Unlock()
 }
 
 // finish queues the batch's reports and records its counts.
 func (a *audit) finish(ctx context.Context, b *auditBatch) {
-	if b.n > 0 {
-		a.client.enqueue(b.reports[:b.n])
+	if b.np > 0 {
+		a.record(b)
+	}
+	if b.nr > 0 {
+		a.client.enqueue(b.reports[:b.nr])
 	}
 	a.counters.split(ctx, &b.split)
 	a.counters.evicted(ctx, b.evicted)
+	b.v, b.nr, b.split, b.evicted = nil, 0, [numCauses]int{}, 0
+	batches.Put(b)
 }
 
 // apply tallies reports for the traces this replica owns and forwards the

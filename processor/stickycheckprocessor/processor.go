@@ -142,8 +142,7 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 	var cache ownerCache
 	var ab *auditBatch
 	if p.audit != nil {
-		ab = &auditBatch{}
-		p.audit.begin(ab, now)
+		ab = p.audit.begin(v, now, withinGrace)
 	}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -201,7 +200,7 @@ func (p *stickyCheck) check(v *view, cache *ownerCache, ab *auditBatch, s ptrace
 		owner = v.ring.Owner(id)
 		cache.put(id, owner)
 		if ab != nil {
-			p.audit.observe(ab, v, &id, owner, withinGrace)
+			p.audit.observe(ab, &id, owner)
 		}
 	}
 	switch {

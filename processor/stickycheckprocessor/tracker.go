@@ -2,6 +2,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"sync"
 	"time"
@@ -32,7 +33,7 @@ const (
 	// tracesPerShard is the size from which the table is split in shards,
 	// each with its own lock; at most maxShards.
 	tracesPerShard = 8192
-	maxShards      = 64
+	maxShards      = 16
 	// evictFraction of a full shard is freed at once, oldest first.
 	evictFraction = 16
 	// ageBins divide the window for finding the oldest entries; ages of a
@@ -74,6 +75,11 @@ func newTracker(maxTraces int, window time.Duration, epoch time.Time) *tracker {
 		window: uint32(max(window.Milliseconds(), 1)),
 	}
 	limit := (maxTraces + n - 1) / n
+	if n > 1 {
+		// Trace IDs spread over the shards unevenly: four standard
+		// deviations of room let maxTraces traces in before any shard fills.
+		limit += int(4*math.Sqrt(float64(limit))) + 1
+	}
 	for i := range t.shards {
 		t.shards[i].limit = limit
 		t.shards[i].slots = make([]entry, limit*slotsNum/slotsDen+1)
@@ -99,10 +105,15 @@ func traceHash(id *[16]byte) uint64 {
 	return h
 }
 
+// shardIndex is the shard of a trace hash: its top bits.
+func (t *tracker) shardIndex(h uint64) int {
+	return int(h >> t.shift & uint64(len(t.shards)-1))
+}
+
 // shardOf returns the shard that holds id, and id's hash.
 func (t *tracker) shardOf(id *[16]byte) (*shard, uint64) {
 	h := traceHash(id)
-	return &t.shards[h>>t.shift&uint64(len(t.shards)-1)], h
+	return &t.shards[t.shardIndex(h)], h
 }
 
 // home is the first slot probed for a hash: the low 32 bits scaled to the
