@@ -24,6 +24,8 @@ type audit struct {
 	server   *peerServer
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// settledGen is the view whose waiting splits were settled (sweeper).
+	settledGen uint64
 }
 
 func newAudit(p *stickyCheck, cfg *AuditConfig) *audit {
@@ -66,17 +68,59 @@ func (a *audit) shutdown(ctx context.Context) error {
 // remembered.
 func (a *audit) sweep() {
 	defer a.wg.Done()
-	ticker := time.NewTicker(min(max(a.cfg.Window/8, 10*time.Millisecond), 5*time.Second))
+	ticker := time.NewTicker(min(max(min(a.cfg.Window, a.p.cfg.Grace)/8, 10*time.Millisecond), 5*time.Second))
 	defer ticker.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
 		case <-ticker.C:
-			_, live := a.table.expire(a.table.tick(a.p.now()))
+			now := a.p.now()
+			a.settlePending(now)
+			_, live := a.table.expire(a.table.tick(now))
 			a.p.telemetry.ProcessorStickycheckTracesTracked.Record(context.Background(), int64(live))
 		}
 	}
+}
+
+// awaiting tells whether a split of trace id, which this replica owns under
+// v, must wait for the previous owner's handoff: within grace of a change
+// that moved the trace here.
+func (a *audit) awaiting(v *view, id *[16]byte, now time.Time) bool {
+	if v.first || v.prev == nil || now.Sub(v.changedAt) >= a.p.cfg.Grace {
+		return false
+	}
+	owner := v.prev.ring.Owner(*id)
+	return owner >= 0 && owner != v.prev.self
+}
+
+// ownedBefore tells whether this replica owned trace id under the view
+// before v.
+func (a *audit) ownedBefore(v *view, id *[16]byte) bool {
+	return !v.first && v.prev != nil && v.prev.self >= 0 && v.prev.ring.Owner(*id) == v.prev.self
+}
+
+// settlePending counts, once grace has passed after a change, the splits
+// still waiting for a handoff that did not come (the previous owner had no
+// tally of the trace).
+func (a *audit) settlePending(now time.Time) {
+	v := a.p.view.Load()
+	if v.first || v.gen == a.settledGen || now.Sub(v.changedAt) < a.p.cfg.Grace {
+		return
+	}
+	a.settledGen = v.gen
+	var split [numCauses]int
+	for i := range a.table.shards {
+		sh := &a.table.shards[i]
+		sh.mu.Lock()
+		for j := range sh.slots {
+			if e := &sh.slots[j]; e.id != zeroID && settle(e) {
+				split[e.cause()]++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	a.counters.split(context.Background(), &split)
 }
 
 // viewAt returns the view a shard of generation gen agrees with: the
@@ -195,7 +239,7 @@ func (a *audit) recordOne(b *auditBatch, sh *shard, p *pendingTrace) {
 	case owner < 0:
 		// No ring yet: the first member list reports it.
 	case owner == v.self:
-		if addSeer(e, a.selfID) {
+		if addSeer(e, a.selfID) && countsNow(e, a.awaiting(v, &p.id, b.now)) {
 			b.split[e.cause()]++
 		}
 	case e.flags&efReported == 0:
@@ -203,6 +247,12 @@ func (a *audit) recordOne(b *auditBatch, sh *shard, p *pendingTrace) {
 		r := report{id: p.id, seer: a.selfID, at: b.tick}
 		if withinGrace {
 			r.flags = rfRingChange
+		}
+		if a.ownedBefore(v, &p.id) {
+			// This replica owned the trace before the change and kept no
+			// tally of it (it would have been handed over, and the trace
+			// marked reported): this report is the whole handoff.
+			r.flags |= rfRingChange | rfHandoff
 		}
 		b.reports[b.nr] = r
 		if b.nr++; b.nr == len(b.reports) {
@@ -229,7 +279,8 @@ func (a *audit) finish(ctx context.Context, b *auditBatch) {
 // apply tallies reports for the traces this replica owns and forwards the
 // others to their owner under this replica's view.
 func (a *audit) apply(ctx context.Context, reports []report) {
-	tick := a.table.tick(a.p.now())
+	now := a.p.now()
+	tick := a.table.tick(now)
 	var split [numCauses]int
 	var evicted int
 	var forward []report
@@ -249,7 +300,7 @@ func (a *audit) apply(ctx context.Context, reports []report) {
 		e, ev := sh.upsert(&r.id, h, tick, a.table.window)
 		evicted += ev
 		e.seen = tick
-		if merge(e, r) {
+		if s, settled := merge(e, r); settled || (s && countsNow(e, a.awaiting(v, &r.id, now))) {
 			split[e.cause()]++
 		}
 		sh.mu.Unlock()
@@ -276,7 +327,8 @@ func (a *audit) ringChanged(old, next *view) {
 	ctx := context.Background()
 	var split [numCauses]int
 	out := make([]report, 0, 256)
-	tick := a.table.tick(a.p.now())
+	now := a.p.now()
+	tick := a.table.tick(now)
 	hasOwners := len(next.ring.Members()) > 0
 	for i := range a.table.shards {
 		sh := &a.table.shards[i]
@@ -293,12 +345,16 @@ func (a *audit) ringChanged(old, next *view) {
 				if !hasOwners {
 					continue
 				}
-				if r, ok := handoff(e); ok {
+				c := e.cause()
+				if r, ok, countNow := handoff(e); ok {
+					if countNow {
+						split[c]++
+					}
 					r.at = tick
 					out = append(out, r)
 				}
 			case is && e.flags&efLocal != 0:
-				if addSeer(e, a.selfID) {
+				if addSeer(e, a.selfID) && countsNow(e, a.awaiting(next, &e.id, now)) {
 					split[e.cause()]++
 				}
 			case !is && hasOwners && e.flags&(efLocal|efReported) == efLocal:

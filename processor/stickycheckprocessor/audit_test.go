@@ -164,3 +164,69 @@ func TestAuditCountsTracesThatStraddleARingChange(t *testing.T) {
 	assert.EqualValues(t, straddling, rs.sum(t, mSplit, ringChange))
 	assert.Zero(t, rs.sum(t, mDropped, nil))
 }
+
+// Scale in: the ring loses a member, and its traces move to the others.
+// A new owner whose tally reaches two replicas before the old owner's
+// handoff arrives waits for it: when the old owner had counted the trace
+// already, the tier does not count it again; when it had not, it counts it
+// then; and when no handoff comes (the old owner never saw the trace), the
+// split counts once grace has passed.
+func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
+	all := loopbackMembers("127.0.57", 3)
+	after := all[:2]
+	rs := startTier(t, all, all, func(c *Config) { c.Grace = time.Second })
+	leaving := rs.byMember(all[2])
+	r3, r2 := ring.New(ring.Current, all), ring.New(ring.Current, after)
+	var moved []pcommon.TraceID // owned by the leaving replica, then by another
+	for _, id := range testbed.TraceIDs(57, 3000) {
+		if r3.OwnerName(id) == all[2] {
+			moved = append(moved, id)
+		}
+	}
+	require.GreaterOrEqual(t, len(moved), 300)
+	counted, alone, unseen := moved[:100], moved[100:200], moved[200:300]
+	newOwner := func(id pcommon.TraceID) *replica { return rs.byMember(r2.OwnerName(id)) }
+	other := func(id pcommon.TraceID) *replica {
+		if r2.OwnerName(id) == after[0] {
+			return rs.byMember(after[1])
+		}
+		return rs.byMember(after[0])
+	}
+	each := func(ids []pcommon.TraceID, to func(pcommon.TraceID) *replica, span int) {
+		for _, id := range ids {
+			to(id).send(t, []pcommon.TraceID{id}, span)
+		}
+	}
+
+	// Before: the leaving replica owns them all and gets spans of the first
+	// two hundred; the first hundred also reach their next owner (split,
+	// counted by the leaving replica).
+	leaving.send(t, counted, 0)
+	leaving.send(t, alone, 0)
+	each(counted, newOwner, 1)
+	rs.settle(t)
+	require.EqualValues(t, 100, rs.sum(t, mSplit, misrouted))
+
+	// The two that stay see the new ring first; spans reach both the new
+	// owner and the other one before the leaving replica hands over.
+	tier{rs[0], rs[1]}.setMembers(after)
+	each(append(append([]pcommon.TraceID{}, counted...), alone...), other, 2)
+	each(alone, newOwner, 3)
+	each(unseen, newOwner, 0)
+	each(unseen, other, 1)
+	rs.settle(t)
+	assert.EqualValues(t, 100, rs.sum(t, mSplit, nil), "nothing counted while the handoffs are awaited")
+
+	leaving.resolver.set(after)
+	rs.settle(t)
+	assert.EqualValues(t, 100, rs.sum(t, mSplit, misrouted), "the leaving replica's counts are not repeated")
+	assert.EqualValues(t, 100, rs.sum(t, mSplit, ringChange), "the traces it had seen alone, counted on its handoff")
+
+	// The traces it never saw: no handoff comes, they count after grace.
+	deadline := time.Now().Add(10 * time.Second)
+	for rs.sum(t, mSplit, ringChange) < 200 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.EqualValues(t, 200, rs.sum(t, mSplit, ringChange))
+	assert.EqualValues(t, 100, rs.sum(t, mSplit, misrouted))
+}

@@ -19,7 +19,7 @@ import (
 //	  ring_hash 8  the sender's ring hash (ring.Ring.Hash), for diagnosis
 //	report, 17 or 25 bytes, count times:
 //	  flags     1  bit 0 ring_change, bit 1 counted, bit 2 seer present,
-//	               bits 3-4 hops, bits 5-7 zero
+//	               bits 3-4 hops, bit 5 handoff, bits 6-7 zero
 //	  trace_id 16  not all zero
 //	  seer      8  only with bit 2; otherwise the seer is the sender; not 0
 const (
@@ -46,7 +46,9 @@ const (
 	rfSeer    uint8 = 1 << 2
 	hopsShift       = 3
 	rfHops    uint8 = 3 << hopsShift
-	rfKnown         = rfRingChange | rfCounted | rfSeer | rfHops
+	// rfHandoff: the tally of the trace's previous owner, handed over.
+	rfHandoff uint8 = 1 << 5
+	rfKnown         = rfRingChange | rfCounted | rfSeer | rfHops | rfHandoff
 )
 
 // report says that seer holds spans of the trace id (or, with rfCounted,

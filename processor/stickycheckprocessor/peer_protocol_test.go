@@ -20,7 +20,7 @@ func sampleReports(rng *rand.Rand, n int, sender uint64) []report {
 			rs[i].seer = rng.Uint64() | 1
 			rs[i].flags = rfRingChange
 		case 2:
-			rs[i].flags = rfRingChange | rfCounted
+			rs[i].flags = rfRingChange | rfCounted | rfHandoff
 		case 3:
 			rs[i].flags = 2 << hopsShift
 		}
