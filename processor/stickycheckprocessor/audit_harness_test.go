@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,29 @@ func auditConfig(self string, members []string) *Config {
 	return cfg
 }
 
+// fakeClock is a clock the test moves.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// clock is the time the replicas started by startReplica read (nil: the
+// real clock); see useClock.
+var clock *fakeClock
+
+// useClock makes the replicas the test starts read a fake clock.
+func useClock(t *testing.T) *fakeClock {
+	clock = newFakeClock()
+	t.Cleanup(func() { clock = nil })
+	return clock
+}
+
 // startReplica starts a replica named member, seeing members, on host
 // (nil: no extensions), after edit changes its config.
 func startReplica(t *testing.T, member string, members []string, host component.Host, edit func(*Config)) *replica {
@@ -84,6 +108,9 @@ func startReplica(t *testing.T, member string, members []string, host component.
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	sc, err := newStickyCheck(set, cfg)
 	require.NoError(t, err)
+	if clock != nil {
+		sc.now = clock.now
+	}
 	res := &ctlResolver{members: members}
 	sc.resolver = res
 	sink := new(consumertest.TracesSink)

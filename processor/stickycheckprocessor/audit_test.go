@@ -174,7 +174,15 @@ func TestAuditCountsTracesThatStraddleARingChange(t *testing.T) {
 func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
 	all := loopbackMembers("127.0.57", 3)
 	after := all[:2]
-	rs := startTier(t, all, all, func(c *Config) { c.Grace = time.Second })
+	// A fake clock stands still, so that the handoffs are awaited however
+	// slowly the test runs, until the test moves it past grace. The short
+	// window only makes the sweeper look often.
+	clk := useClock(t)
+	const grace = time.Minute
+	rs := startTier(t, all, all, func(c *Config) {
+		c.Grace = grace
+		c.Audit.Get().Window = 800 * time.Millisecond
+	})
 	leaving := rs.byMember(all[2])
 	r3, r2 := ring.New(ring.Current, all), ring.New(ring.Current, after)
 	var moved []pcommon.TraceID // owned by the leaving replica, then by another
@@ -223,6 +231,7 @@ func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
 	assert.EqualValues(t, 100, rs.sum(t, mSplit, ringChange), "the traces it had seen alone, counted on its handoff")
 
 	// The traces it never saw: no handoff comes, they count after grace.
+	clk.advance(grace)
 	deadline := time.Now().Add(10 * time.Second)
 	for rs.sum(t, mSplit, ringChange) < 200 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
