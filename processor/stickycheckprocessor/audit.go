@@ -2,6 +2,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"context"
+	"net"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type audit struct {
 	wg       sync.WaitGroup
 	// settledGen is the view whose waiting splits were settled (sweeper).
 	settledGen uint64
+	// wrapListener, when set, wraps the peer server's listener (tests
+	// measure the bytes on the wire with it).
+	wrapListener func(net.Listener) net.Listener
 }
 
 func newAudit(p *stickyCheck, cfg *AuditConfig) *audit {

@@ -36,8 +36,9 @@ type PeerConfig struct {
 	// `self` with Port.
 	Server confighttp.ServerConfig `mapstructure:"server"`
 	// Client reaches the peers (tls, auth, headers, timeout, compression,
-	// ...). Its endpoint must stay empty. With tls.insecure the peers are
-	// reached over plain HTTP, otherwise over HTTPS.
+	// ...). Its endpoint must stay empty. Every replica runs the same
+	// config: the peers are reached over HTTPS when Server has tls, and
+	// Client's tls verifies them.
 	Client confighttp.ClientConfig `mapstructure:"client"`
 	// FlushInterval is how often queued reports are sent.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
@@ -65,7 +66,6 @@ func defaultAuditConfig() AuditConfig {
 	server.MaxRequestBodySize = defaultMaxRequestBodySize
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = defaultPeerTimeout
-	client.TLS.Insecure = true
 	return AuditConfig{
 		Window:    defaultWindow,
 		MaxTraces: defaultMaxTraces,
@@ -79,41 +79,45 @@ func defaultAuditConfig() AuditConfig {
 	}
 }
 
-// Validate checks the audit section; confmap.Validate prefixes "audit".
-func (c *AuditConfig) Validate() error {
+// validate checks the audit section (Config.Validate calls it, so that each
+// error names its field from the processor's root).
+func (c *AuditConfig) validate() []error {
 	var errs []error
 	if c.Window <= 0 {
-		errs = append(errs, fmt.Errorf("window: must be positive, got %s", c.Window))
+		errs = append(errs, fmt.Errorf("audit::window: must be positive, got %s", c.Window))
 	}
 	if c.MaxTraces < 1 || c.MaxTraces > maxMaxTraces {
-		errs = append(errs, fmt.Errorf("max_traces: must be between 1 and %d, got %d", maxMaxTraces, c.MaxTraces))
+		errs = append(errs, fmt.Errorf("audit::max_traces: must be between 1 and %d, got %d", maxMaxTraces, c.MaxTraces))
 	}
 	p := &c.Peer
 	if p.Port < 1 || p.Port > 65535 {
-		errs = append(errs, fmt.Errorf("peer::port: must be between 1 and 65535, got %d", p.Port))
+		errs = append(errs, fmt.Errorf("audit::peer::port: must be between 1 and 65535, got %d", p.Port))
 	}
 	if p.Client.Endpoint != "" {
-		errs = append(errs, fmt.Errorf("peer::client::endpoint: must be empty, got %q: each peer is reached at its member host and peer::port", p.Client.Endpoint))
+		errs = append(errs, fmt.Errorf("audit::peer::client::endpoint: must be empty, got %q: each peer is reached at its member host and audit::peer::port", p.Client.Endpoint))
+	}
+	if tls := p.Client.TLS; !p.Server.TLS.HasValue() && (tls.CAFile != "" || tls.CAPem != "" || tls.CertFile != "" || tls.CertPem != "") {
+		errs = append(errs, errors.New("audit::peer::client::tls: certificates are set but audit::peer::server has no tls: every replica runs this config, so the peers speak plain HTTP; set audit::peer::server::tls too"))
 	}
 	if p.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("peer::flush_interval: must be positive, got %s", p.FlushInterval))
+		errs = append(errs, fmt.Errorf("audit::peer::flush_interval: must be positive, got %s", p.FlushInterval))
 	}
 	if p.QueueSize < 1 {
-		errs = append(errs, fmt.Errorf("peer::queue_size: must be positive, got %d", p.QueueSize))
+		errs = append(errs, fmt.Errorf("audit::peer::queue_size: must be positive, got %d", p.QueueSize))
 	}
 	if p.Server.MaxRequestBodySize < 0 {
-		errs = append(errs, fmt.Errorf("peer::server::max_request_body_size: must not be negative, got %d", p.Server.MaxRequestBodySize))
+		errs = append(errs, fmt.Errorf("audit::peer::server::max_request_body_size: must not be negative, got %d", p.Server.MaxRequestBodySize))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
-// peerScheme is https unless the client's TLS is switched off with
-// tls.insecure, as configtls documents it for HTTP clients.
+// peerScheme is https when the peer server has TLS: every replica runs the
+// same config, so the peers do too.
 func (p *PeerConfig) peerScheme() string {
-	if p.Client.TLS.Insecure {
-		return "http"
+	if p.Server.TLS.HasValue() {
+		return "https"
 	}
-	return "https"
+	return "http"
 }
 
 // peerAddress is where the peer named member by the ring listens: its host

@@ -3,6 +3,7 @@ package stickycheckprocessor
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,10 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // real clock); see useClock.
 var clock *fakeClock
 
+// wrapListener, when set, wraps the peer servers' listeners of the
+// replicas the test starts.
+var wrapListener func(net.Listener) net.Listener
+
 // useClock makes the replicas the test starts read a fake clock.
 func useClock(t *testing.T) *fakeClock {
 	clock = newFakeClock()
@@ -110,6 +115,9 @@ func startReplica(t *testing.T, member string, members []string, host component.
 	require.NoError(t, err)
 	if clock != nil {
 		sc.now = clock.now
+	}
+	if sc.audit != nil {
+		sc.audit.wrapListener = wrapListener
 	}
 	res := &ctlResolver{members: members}
 	sc.resolver = res

@@ -72,5 +72,8 @@ func (c *Config) Validate() error {
 	if c.Grace < 0 {
 		errs = append(errs, fmt.Errorf("grace: must not be negative, got %s", c.Grace))
 	}
+	if c.Audit.HasValue() {
+		errs = append(errs, c.Audit.Get().validate()...)
+	}
 	return errors.Join(errs...)
 }

@@ -39,6 +39,9 @@ func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerS
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: listening on %s: %w", cfg.NetAddr.Endpoint, err)
 	}
+	if a.wrapListener != nil {
+		ln = a.wrapListener(ln)
+	}
 	s.server, s.addr = server, ln.Addr()
 	s.done.Add(1)
 	go func() {
