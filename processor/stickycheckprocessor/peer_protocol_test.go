@@ -60,21 +60,24 @@ func TestDecodeRejectsWithAReason(t *testing.T) {
 		msg    []byte
 		reason string
 	}{
-		"empty":          {nil, rejectMalformed},
-		"short header":   {valid[:10], rejectMalformed},
-		"bad magic":      {edit(func(b []byte) []byte { b[0] = 'X'; return b }), rejectMalformed},
-		"version 2":      {edit(func(b []byte) []byte { b[4] = 2; return b }), rejectUnsupportedVersion},
-		"version 0":      {edit(func(b []byte) []byte { b[4] = 0; return b }), rejectUnsupportedVersion},
-		"reserved":       {edit(func(b []byte) []byte { b[5] = 1; return b }), rejectMalformed},
-		"too many":       {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], maxReportsPerMsg+1); return b }), rejectOversized},
-		"no reports":     {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 0); return b[:headerSize] }), rejectMalformed},
-		"zero sender":    {edit(func(b []byte) []byte { binary.BigEndian.PutUint64(b[8:], 0); return b }), rejectMalformed},
-		"count too big":  {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 4); return b }), rejectMalformed},
-		"truncated":      {valid[:len(valid)-1], rejectMalformed},
-		"trailing":       {append(slices.Clone(valid), 0), rejectMalformed},
-		"unknown flag":   {edit(func(b []byte) []byte { b[headerSize] |= 0x80; return b }), rejectMalformed},
-		"zero trace ID":  {edit(func(b []byte) []byte { clear(b[headerSize+1 : headerSize+reportSize]); return b }), rejectMalformed},
-		"zero seer":      {edit(func(b []byte) []byte { clear(b[headerSize+reportSize+reportSize : headerSize+reportSize+maxReportSize]); return b }), rejectMalformed},
+		"empty":         {nil, rejectMalformed},
+		"short header":  {valid[:10], rejectMalformed},
+		"bad magic":     {edit(func(b []byte) []byte { b[0] = 'X'; return b }), rejectMalformed},
+		"version 2":     {edit(func(b []byte) []byte { b[4] = 2; return b }), rejectUnsupportedVersion},
+		"version 0":     {edit(func(b []byte) []byte { b[4] = 0; return b }), rejectUnsupportedVersion},
+		"reserved":      {edit(func(b []byte) []byte { b[5] = 1; return b }), rejectMalformed},
+		"too many":      {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], maxReportsPerMsg+1); return b }), rejectOversized},
+		"no reports":    {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 0); return b[:headerSize] }), rejectMalformed},
+		"zero sender":   {edit(func(b []byte) []byte { binary.BigEndian.PutUint64(b[8:], 0); return b }), rejectMalformed},
+		"count too big": {edit(func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 4); return b }), rejectMalformed},
+		"truncated":     {valid[:len(valid)-1], rejectMalformed},
+		"trailing":      {append(slices.Clone(valid), 0), rejectMalformed},
+		"unknown flag":  {edit(func(b []byte) []byte { b[headerSize] |= 0x80; return b }), rejectMalformed},
+		"zero trace ID": {edit(func(b []byte) []byte { clear(b[headerSize+1 : headerSize+reportSize]); return b }), rejectMalformed},
+		"zero seer": {edit(func(b []byte) []byte {
+			clear(b[headerSize+reportSize+reportSize : headerSize+reportSize+maxReportSize])
+			return b
+		}), rejectMalformed},
 		"truncated seer": {valid[:headerSize+reportSize+reportSize+3], rejectMalformed},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -54,8 +55,18 @@ func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerS
 	return s, nil
 }
 
+// shutdownGrace bounds the graceful part of the server's shutdown: requests
+// are answered at once, so what is left then is idle connections (HTTP/2
+// waits a second for its peers to hang up).
+const shutdownGrace = 300 * time.Millisecond
+
 func (s *peerServer) shutdown(ctx context.Context) error {
-	err := s.server.Shutdown(ctx)
+	gctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+	defer cancel()
+	err := s.server.Shutdown(gctx)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = s.server.Close()
+	}
 	s.done.Wait()
 	return err
 }

@@ -3,10 +3,20 @@ package stickycheckprocessor
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +30,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -214,4 +225,74 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 	status, msg := post(valid, "s3cret", peerContentType)
 	assert.Equal(t, http.StatusNoContent, status, msg)
 	assert.EqualValues(t, received+4, target.sum(t, mReceived, nil), "still serving")
+}
+
+// writeCerts writes a CA and, signed by it, a certificate for the given IPs
+// good for server and client authentication; it returns the files.
+func writeCerts(t *testing.T, ips ...string) (ca, cert, key string) {
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return path
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stickycheck test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(cryptorand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	require.NoError(t, err)
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	for _, ip := range ips {
+		leaf.IPAddresses = append(leaf.IPAddresses, net.ParseIP(ip))
+	}
+	leafDER, err := x509.CreateCertificate(cryptorand.Reader, leaf, caTmpl, &leafKey.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
+	require.NoError(t, err)
+	return write("ca.crt", "CERTIFICATE", caDER), write("gateway.crt", "CERTIFICATE", leafDER), write("gateway.key", "PRIVATE KEY", keyDER)
+}
+
+// Peers on mutual TLS (the collector's configtls on both sides) count split
+// traces; a client without a certificate gets no answer.
+func TestPeersOnMutualTLS(t *testing.T) {
+	members := loopbackMembers("127.0.58", 2)
+	ca, cert, key := writeCerts(t, "127.0.58.1", "127.0.58.2")
+	mtls := func(c *Config) {
+		p := &c.Audit.Get().Peer
+		p.Server.TLS = configoptional.Some(configtls.ServerConfig{
+			Config:       configtls.Config{CertFile: cert, KeyFile: key},
+			ClientCAFile: ca,
+		})
+		p.Client.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: ca, CertFile: cert, KeyFile: key}}
+	}
+	rs := startTier(t, members, members, mtls)
+	ids := testbed.TraceIDs(58, 40)
+	for _, r := range rs {
+		r.send(t, ids, 0)
+	}
+	rs.settle(t)
+	assert.EqualValues(t, 40, rs.sum(t, mSplit, misrouted))
+	assert.Positive(t, rs.sum(t, mBytes, nil))
+
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(ca)
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	resp, err := noCert.Post("https://"+peerAddress(members[0], defaultPeerPort)+peerPath, peerContentType, bytes.NewReader([]byte("x")))
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	require.Error(t, err, "no client certificate, no answer")
 }
