@@ -156,7 +156,7 @@ func Compute(in Input) Report {
 	}
 	if measured {
 		r.Measured.Basis = fmt.Sprintf("rates over the last %s (%d samples) of the collector's own counters, read from %s: "+
-			"items are otelcol_receiver_accepted_* plus otelcol_receiver_refused_* (spans, metric points, log records) summed over receivers; "+
+			"items are otelcol_receiver_accepted_*, _refused_* and _failed_* (spans, metric points, log records) summed over receivers; "+
 			"traces are otelcol_processor_tail_sampling_new_trace_id_received; cpu_cores is the rate of otelcol_process_cpu_seconds; "+
 			"rss_bytes is otelcol_process_memory_rss now, idle_rss_bytes the lowest since start", r.Measured.Over, m.Samples, m.Source)
 	} else {

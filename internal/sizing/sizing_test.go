@@ -25,14 +25,13 @@ func TestTableValidateNamesRowAndField(t *testing.T) {
 	bad := row(0)
 	bad.CPURequest, bad.MemoryLimit, bad.Name = "lots", "512Mi", ""
 	for want, table := range map[string]Table{
-		"must have at least one row":                                          {},
-		`[0]::cpu_request: "lots" is not a Kubernetes quantity`:               {bad},
-		"[0]::memory_limit: 512Mi is below memory_request 1Gi":                {bad},
-		"[0]::name: required":                                                 {bad},
+		`[0]::cpu_request: "lots" is not a Kubernetes quantity`: {bad},
+		"[0]::memory_limit: 512Mi is below memory_request 1Gi":  {bad},
+		"[0]::name: required": {bad},
 		"[1]::max_items_per_second: 500 is not above the previous row's 1000": {row(1000), row(500)},
 		"[1]::max_items_per_second: a bounded row after an unbounded one":     {row(0), row(500)},
-		"[0]::cpu_limit: required":                                            {{Name: "x", CPURequest: "1", MemoryRequest: "1Gi", MemoryLimit: "1Gi"}},
-		"[0]::replicas: must not be negative":                                 {{Name: "x", CPURequest: "1", MemoryRequest: "1Gi", CPULimit: "1", MemoryLimit: "1Gi", Replicas: -1}},
+		"[0]::cpu_limit: required":            {{Name: "x", CPURequest: "1", MemoryRequest: "1Gi", MemoryLimit: "1Gi"}},
+		"[0]::replicas: must not be negative": {{Name: "x", CPURequest: "1", MemoryRequest: "1Gi", CPULimit: "1", MemoryLimit: "1Gi", Replicas: -1}},
 	} {
 		err := table.Validate()
 		require.Error(t, err, want)

@@ -27,11 +27,9 @@ type Row struct {
 // Table is a sizing table, smallest row first.
 type Table []Row
 
-// Validate checks every row; errors name the row and the field.
+// Validate checks every row; errors name the row and the field. An empty
+// table is valid: it overrides nothing.
 func (t Table) Validate() error {
-	if len(t) == 0 {
-		return errors.New("must have at least one row")
-	}
 	var errs []error
 	prevBound, unbounded := 0.0, false
 	for i, r := range t {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -204,4 +205,16 @@ func TestEveryRuleIsDocumented(t *testing.T) {
 		assert.NotEmpty(t, r.Roles, r.ID)
 		assert.Contains(t, Severities, r.Severity, r.ID)
 	}
+}
+
+func TestTailSamplingOfTheConfig(t *testing.T) {
+	t.Setenv("DECISION_WAIT", "7s")
+	c, _ := load(t, repoPath("configs", "gateway.yaml"))
+	ts, ok := c.TailSampling()
+	require.True(t, ok)
+	assert.Equal(t, TailSampling{ID: "tail_sampling", DecisionWait: 7 * time.Second, NumTraces: 100_000}, ts)
+
+	c, _ = load(t, repoPath("configs", "agent.yaml"))
+	_, ok = c.TailSampling()
+	assert.False(t, ok)
 }
