@@ -273,7 +273,7 @@ func tableBasis(role string, row Row, tier, items float64, replicas int, exceede
 	case role != "gateway":
 		through = fmt.Sprintf("%.0f items/s on this collector", items)
 	case replicas > 0:
-		through = fmt.Sprintf("tier throughput %.0f items/s = %.0f on this replica × %d replicas (stickycheck's ring members)", tier, items, replicas)
+		through = fmt.Sprintf("tier throughput %.0f items/s = %.0f on this replica × %d replica(s) (stickycheck's ring members)", tier, items, replicas)
 	default:
 		through = fmt.Sprintf("tier throughput taken as this replica's %.0f items/s (replica count unknown: no stickycheck ring)", items)
 	}

@@ -30,8 +30,11 @@ func TestShippedConfigsValidate(t *testing.T) {
 func TestBadConfigsFailValidateAndStartup(t *testing.T) {
 	bin := testbed.Binary(t)
 	cases := map[string]string{
-		"unknown-component.yaml": `unknown type: "no_such_processor"`,
-		"wrong-field.yaml":       "has invalid keys: decision_wiat",
+		"unknown-component.yaml":     `unknown type: "no_such_processor"`,
+		"wrong-field.yaml":           "has invalid keys: decision_wiat",
+		"topology-unknown-role.yaml": `extensions::topology: role: unknown role "collector", want one of agent, gateway, sidecar`,
+		"topology-bad-endpoint.yaml": `extensions::topology: endpoint: "127.0.60.30" is not host:port`,
+		"topology-bad-table.yaml":    "extensions::topology::sizing::table: [0]::memory_limit: 512Mi is below memory_request 1Gi",
 	}
 	for file, want := range cases {
 		path := filepath.Join(testbed.RepoRoot(), "testdata", "bad-configs", file)
