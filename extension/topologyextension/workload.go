@@ -37,7 +37,7 @@ func lookupWorkload(ctx context.Context, getenv func(string) string, newClient f
 	}
 	client, err := newClient()
 	if err != nil {
-		return "", fmt.Errorf("Kubernetes client: %w", err)
+		return "", fmt.Errorf("in-cluster client: %w", err)
 	}
 	return podWorkload(ctx, client, ns, name)
 }

@@ -27,7 +27,8 @@ type Measurement struct {
 	// HeapBytes is the latest heap in use, IdleHeapBytes the lowest seen.
 	HeapBytes     float64
 	IdleHeapBytes float64
-	// TracesInMemory is the number of traces tail_sampling holds.
+	// TracesInMemory is the number of traces tail_sampling keeps an entry
+	// for (awaiting a decision, or decided and not yet evicted).
 	TracesInMemory float64
 	// Replicas is the number of gateway replicas (stickycheck's ring
 	// members); 0 when unknown.
@@ -128,6 +129,7 @@ type TailSamplingEstimate struct {
 	SpansPerTrace        float64 `json:"spans_per_trace"`
 	DecisionWait         string  `json:"decision_wait"`
 	NumTraces            int64   `json:"num_traces"`
+	TracesOnMemory       int64   `json:"traces_on_memory"`
 	BytesPerSpan         float64 `json:"bytes_per_span"`
 	BytesPerSpanMeasured bool    `json:"bytes_per_span_measured"`
 	EstimateBytes        int64   `json:"estimate_bytes"`
@@ -226,7 +228,7 @@ func Compute(in Input) Report {
 func tailSampling(cfg TailSamplingConfig, m Measurement) (*TailSamplingEstimate, float64) {
 	e := &TailSamplingEstimate{
 		TracesPerSecond: round(m.TracesPerSecond, 1), DecisionWait: cfg.DecisionWait.String(), NumTraces: cfg.NumTraces,
-		BytesPerSpan: DefaultTailSamplingBytesPerSpan,
+		TracesOnMemory: int64(m.TracesInMemory), BytesPerSpan: DefaultTailSamplingBytesPerSpan,
 	}
 	if m.TracesPerSecond <= 0 {
 		e.Basis = "no new traces measured in tail_sampling over the window: nothing to estimate"
@@ -234,14 +236,20 @@ func tailSampling(cfg TailSamplingConfig, m Measurement) (*TailSamplingEstimate,
 	}
 	spansPerTrace := m.SpansPerSecond / m.TracesPerSecond
 	e.SpansPerTrace = round(spansPerTrace, 2)
-	bytesBasis := fmt.Sprintf("the default %d bytes per span (internal/sizing/defaults.go): tail_sampling held no traces or the heap did not grow", DefaultTailSamplingBytesPerSpan)
-	if held := m.TracesInMemory * spansPerTrace; held > 0 && m.HeapBytes > m.IdleHeapBytes {
+	// Little's law: the spans waiting for a decision. traces_on_memory counts
+	// more: decided traces keep an entry (without their spans) until
+	// num_traces evicts them.
+	held := m.TracesPerSecond * cfg.DecisionWait.Seconds() * spansPerTrace
+	bytesBasis := fmt.Sprintf("the default %d bytes (internal/sizing/defaults.go): the heap did not grow above its lowest", DefaultTailSamplingBytesPerSpan)
+	if held > 0 && m.HeapBytes > m.IdleHeapBytes {
 		e.BytesPerSpan = round((m.HeapBytes-m.IdleHeapBytes)/held, 0)
 		e.BytesPerSpanMeasured = true
-		bytesBasis = fmt.Sprintf("heap in use above the lowest seen (%.0f MiB) ÷ spans held (%.0f traces on memory × %.2f spans per trace); "+
-			"it counts garbage not yet collected too, so it errs high", (m.HeapBytes-m.IdleHeapBytes)/mi, m.TracesInMemory, spansPerTrace)
+		bytesBasis = fmt.Sprintf("heap in use above the lowest seen (%.1f MiB) ÷ spans awaiting a decision (%.0f = traces/s × decision_wait × spans per trace); "+
+			"an upper bound: the heap also holds decided traces' entries (%.0f traces on memory, up to num_traces) and garbage not yet collected. "+
+			"At the measured rate the estimate is that heap growth; the per-span figure scales it to another rate or decision_wait",
+			(m.HeapBytes-m.IdleHeapBytes)/mi, held, m.TracesInMemory)
 	}
-	est := m.TracesPerSecond * cfg.DecisionWait.Seconds() * spansPerTrace * e.BytesPerSpan
+	est := held * e.BytesPerSpan
 	e.EstimateBytes = int64(est)
 	e.Basis = fmt.Sprintf("traces/s × decision_wait × spans per trace × bytes per span = %.1f × %s × %.2f × %.0f; "+
 		"spans per trace is spans/s ÷ new traces/s; bytes per span: %s", m.TracesPerSecond, cfg.DecisionWait, spansPerTrace, e.BytesPerSpan, bytesBasis)

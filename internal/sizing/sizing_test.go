@@ -65,10 +65,12 @@ func TestGatewayReport(t *testing.T) {
 
 	require.NotNil(t, r.TailSampling)
 	assert.Equal(t, 5.0, r.TailSampling.SpansPerTrace)
-	// 250 MiB above idle over 4,000 traces × 5 spans.
+	// 250 MiB above idle over the 20,000 spans awaiting a decision
+	// (400 traces/s × 10 s × 5 spans), not the 4,000 traces on memory.
 	assert.True(t, r.TailSampling.BytesPerSpanMeasured)
 	assert.Equal(t, 13107.0, r.TailSampling.BytesPerSpan)
 	assert.Equal(t, int64(400*10*5*13107), r.TailSampling.EstimateBytes)
+	assert.Equal(t, int64(4000), r.TailSampling.TracesOnMemory)
 	// max(150 MiB, 100 MiB + 250 MiB) / 0.8 = 437.5 → 448Mi.
 	assert.Equal(t, "448Mi", r.Hint.Requests.Memory)
 	assert.Equal(t, "896Mi", r.Hint.Limits.Memory)

@@ -20,27 +20,6 @@ func asMap(v any) (map[string]any, bool) {
 	return nil, false
 }
 
-// lookup follows keys through nested maps.
-func lookup(m map[string]any, keys ...string) (any, bool) {
-	var v any = m
-	for _, k := range keys {
-		mm, ok := asMap(v)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = mm[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-func lookupString(m map[string]any, keys ...string) string {
-	v, _ := lookup(m, keys...)
-	s, _ := v.(string)
-	return s
-}
-
 // durationOf reads a duration as the collector would: a string such as "10s"
 // in a file, nanoseconds in an effective configuration marshaled from the
 // component's config struct.

@@ -96,7 +96,8 @@ func TestTopologyMeasuresTheRatePushedIntoAGateway(t *testing.T) {
 	// Read the sizing block once the window lies wholly inside the steady run.
 	time.Sleep(time.Until(start.Add(window + 6*time.Second)))
 	var rep sizing.Report
-	require.NoError(t, json.Unmarshal([]byte(getBody(t, topoURL+"/sizing")), &rep))
+	sizingJSON := getBody(t, topoURL+"/sizing")
+	require.NoError(t, json.Unmarshal([]byte(sizingJSON), &rep))
 	k8s := getBody(t, topoURL+"/sizing?format=k8s")
 	sentRate := float64(sent.Load()) / time.Since(start).Seconds()
 	require.NoError(t, <-sendErr)
@@ -131,7 +132,7 @@ func TestTopologyMeasuresTheRatePushedIntoAGateway(t *testing.T) {
 	assert.Equal(t, 1, lim.Memory().Cmp(*req.Memory()), "limits above requests: %s", k8s)
 	assert.GreaterOrEqual(t, doc.Replicas, 3)
 	assert.GreaterOrEqual(t, doc.HPA.MaxReplicas, doc.HPA.MinReplicas)
-	t.Logf("k8s block:\n%s", k8s)
+	t.Logf("sizing:\n%s\nk8s block:\n%s", sizingJSON, k8s)
 
 	m, err := testbed.Scrape(gw.Addr(localtopo.PortMetrics))
 	require.NoError(t, err)
