@@ -152,7 +152,7 @@ func (m *meter) add(s sample) {
 func (m *meter) measurement() sizing.Measurement {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := sizing.Measurement{Source: fmt.Sprintf("%s every %s", m.url, m.interval), Samples: len(m.samples)}
+	out := sizing.Measurement{Source: fmt.Sprintf("%s every %s", m.url, m.interval.Round(100*time.Millisecond)), Samples: len(m.samples)}
 	if len(m.samples) < 2 {
 		out.Problem = fmt.Sprintf("%d of the 2 samples needed from %s", len(m.samples), m.url)
 		if m.lastErr != nil {
