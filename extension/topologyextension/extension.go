@@ -176,7 +176,7 @@ func (t *topology) checkLocked(ctx context.Context, facts tierrules.Facts) []tie
 }
 
 func (t *topology) startMeter(conf *tierrules.Config) {
-	url, err := selfTelemetryURL(conf.Telemetry)
+	url, err := conf.SelfTelemetryURL()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err != nil {

@@ -2,18 +2,12 @@ package topologyextension // import "github.com/otelcol-tiered/otelcol-tiered/ex
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/otelcol-tiered/otelcol-tiered/internal/selfmetrics"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/sizing"
 )
 
@@ -113,8 +107,7 @@ func (m *meter) read(ctx context.Context) (sample, error) {
 	if resp.StatusCode != http.StatusOK {
 		return sample{}, fmt.Errorf("GET %s: %s", m.url, resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := selfmetrics.Parse(resp.Body)
 	if err != nil {
 		return sample{}, fmt.Errorf("GET %s: %w", m.url, err)
 	}
@@ -122,12 +115,12 @@ func (m *meter) read(ctx context.Context) (sample, error) {
 	s.spans = sumAll(fams, spanCounters...)
 	s.points = sumAll(fams, pointCounters...)
 	s.records = sumAll(fams, recordCounters...)
-	s.newTraces, s.hasTraces = sum(fams, metricNewTraces)
-	s.cpu, _ = sum(fams, metricCPU)
-	s.rss, _ = sum(fams, metricRSS)
-	s.heap, _ = sum(fams, metricHeap)
-	s.onMemory, _ = sum(fams, metricTracesOnMemory)
-	s.ringMembers, _ = sum(fams, metricRingMembers)
+	s.newTraces, s.hasTraces = selfmetrics.Sum(fams, metricNewTraces, nil)
+	s.cpu, _ = selfmetrics.Sum(fams, metricCPU, nil)
+	s.rss, _ = selfmetrics.Sum(fams, metricRSS, nil)
+	s.heap, _ = selfmetrics.Sum(fams, metricHeap, nil)
+	s.onMemory, _ = selfmetrics.Sum(fams, metricTracesOnMemory, nil)
+	s.ringMembers, _ = selfmetrics.Sum(fams, metricRingMembers, nil)
 	return s, nil
 }
 
@@ -178,80 +171,11 @@ func (m *meter) measurement() sizing.Measurement {
 	return out
 }
 
-func sumAll(fams map[string]*dto.MetricFamily, names ...string) float64 {
+func sumAll(fams selfmetrics.Families, names ...string) float64 {
 	var total float64
 	for _, n := range names {
-		v, _ := sum(fams, n)
+		v, _ := selfmetrics.Sum(fams, n, nil)
 		total += v
 	}
 	return total
-}
-
-// sum adds every series of the family name (or name_total).
-func sum(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
-	fam, ok := fams[name]
-	if !ok {
-		if fam, ok = fams[name+"_total"]; !ok {
-			return 0, false
-		}
-	}
-	var total float64
-	for _, mt := range fam.GetMetric() {
-		switch {
-		case mt.GetCounter() != nil:
-			total += mt.GetCounter().GetValue()
-		case mt.GetGauge() != nil:
-			total += mt.GetGauge().GetValue()
-		case mt.GetUntyped() != nil:
-			total += mt.GetUntyped().GetValue()
-		}
-	}
-	return total, true
-}
-
-// selfTelemetryURL finds the collector's pull Prometheus reader in
-// service::telemetry of the effective configuration.
-func selfTelemetryURL(telemetry map[string]any) (string, error) {
-	metrics, _ := telemetry["metrics"].(map[string]any)
-	if level, _ := metrics["level"].(string); level == "none" {
-		return "", errors.New("service::telemetry::metrics::level is none: the collector counts nothing to measure")
-	}
-	readers, _ := metrics["readers"].([]any)
-	for _, r := range readers {
-		rm, _ := r.(map[string]any)
-		pull, _ := rm["pull"].(map[string]any)
-		exp, _ := pull["exporter"].(map[string]any)
-		prom, ok := exp["prometheus"].(map[string]any)
-		if !ok {
-			continue
-		}
-		host, _ := prom["host"].(string)
-		switch host {
-		case "", "0.0.0.0":
-			host = "127.0.0.1"
-		case "::", "[::]":
-			host = "::1"
-		}
-		port, ok := toInt(prom["port"])
-		if !ok || port <= 0 {
-			continue
-		}
-		return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/metrics", nil
-	}
-	return "", errors.New("no pull Prometheus reader in service::telemetry::metrics::readers: add one (the shipped configs serve port 8888) to measure rates")
-}
-
-func toInt(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case int64:
-		return int(n), true
-	case float64:
-		return int(n), true
-	case string:
-		i, err := strconv.Atoi(n)
-		return i, err == nil
-	}
-	return 0, false
 }

@@ -37,25 +37,3 @@ func TestMeterNeedsTwoSamples(t *testing.T) {
 	got := m.measurement()
 	assert.Equal(t, "0 of the 2 samples needed from http://127.0.60.9:1/metrics", got.Problem)
 }
-
-func TestSelfTelemetryURL(t *testing.T) {
-	reader := func(host any, port any) map[string]any {
-		return map[string]any{"metrics": map[string]any{"readers": []any{
-			map[string]any{"periodic": map[string]any{}},
-			map[string]any{"pull": map[string]any{"exporter": map[string]any{"prometheus": map[string]any{"host": host, "port": port}}}},
-		}}}
-	}
-	for want, tel := range map[string]map[string]any{
-		"http://10.1.2.3:8888/metrics":  reader("10.1.2.3", 8888),
-		"http://127.0.0.1:9999/metrics": reader("0.0.0.0", "9999"),
-		"http://[::1]:8888/metrics":     reader("::", int64(8888)),
-	} {
-		got, err := selfTelemetryURL(tel)
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-	}
-	_, err := selfTelemetryURL(map[string]any{"metrics": map[string]any{"level": "none"}})
-	assert.ErrorContains(t, err, "level is none")
-	_, err = selfTelemetryURL(map[string]any{})
-	assert.ErrorContains(t, err, "no pull Prometheus reader")
-}

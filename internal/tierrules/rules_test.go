@@ -218,3 +218,30 @@ func TestTailSamplingOfTheConfig(t *testing.T) {
 	_, ok = c.TailSampling()
 	assert.False(t, ok)
 }
+
+func TestSelfTelemetryURL(t *testing.T) {
+	reader := func(host any, port any) *Config {
+		return &Config{Telemetry: map[string]any{"metrics": map[string]any{"readers": []any{
+			map[string]any{"periodic": map[string]any{}},
+			map[string]any{"pull": map[string]any{"exporter": map[string]any{"prometheus": map[string]any{"host": host, "port": port}}}},
+		}}}}
+	}
+	for want, c := range map[string]*Config{
+		"http://10.1.2.3:8888/metrics":  reader("10.1.2.3", 8888),
+		"http://127.0.0.1:9999/metrics": reader("0.0.0.0", "9999"),
+		"http://[::1]:8888/metrics":     reader("::", int64(8888)),
+	} {
+		got, err := c.SelfTelemetryURL()
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	_, err := (&Config{Telemetry: map[string]any{"metrics": map[string]any{"level": "none"}}}).SelfTelemetryURL()
+	assert.ErrorContains(t, err, "level is none")
+	_, err = (&Config{}).SelfTelemetryURL()
+	assert.ErrorContains(t, err, "no pull Prometheus reader")
+
+	c, _ := load(t, repoPath("configs", "sidecar.yaml"))
+	got, err := c.SelfTelemetryURL()
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:8888/metrics", got)
+}

@@ -142,25 +142,6 @@ func TestTopologyMeasuresTheRatePushedIntoAGateway(t *testing.T) {
 	assert.True(t, ok, "the findings gauge is exposed")
 }
 
-// runToExit runs the collector and returns its output once it exits on its
-// own; it fails the test if the collector is still running after timeout.
-func runToExit(t *testing.T, cmd *exec.Cmd, timeout time.Duration) (string, error) {
-	t.Helper()
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-		return string(out), err
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("collector still running after %s:\n%s", timeout, out)
-		return "", nil
-	}
-}
-
 func TestTopologyStrictStopsStartupOnErrorFindings(t *testing.T) {
 	cmd := exec.Command(testbed.Binary(t), "--config", filepath.Join(testbed.RepoRoot(), "testdata", "bad-configs", "topology-strict.yaml"))
 	out, err := runToExit(t, cmd, 60*time.Second)
