@@ -107,11 +107,7 @@ func check(path, role string, facts tierrules.Facts, logger *zap.Logger) (result
 	if err != nil {
 		return result{}, fmt.Errorf("role: %w", err)
 	}
-	findings := tierrules.Check(conf, r, facts)
-	if findings == nil {
-		findings = []tierrules.Finding{}
-	}
-	return result{Config: path, Role: r, Findings: findings}, nil
+	return result{Config: path, Role: r, Findings: tierrules.Check(conf, r, facts)}, nil
 }
 
 func printText(w io.Writer, results []result) {

@@ -46,7 +46,7 @@ func (t *topology) serveTopology(w http.ResponseWriter, _ *http.Request) {
 		Workload:   t.workload,
 		Strict:     t.cfg.Strict,
 		Pipelines:  []tierrules.Pipeline{},
-		Findings:   append([]tierrules.Finding{}, t.findings...),
+		Findings:   append([]tierrules.Finding{}, t.findings...), // never null in JSON
 		BySeverity: tierrules.Count(t.findings),
 		Sizing:     report,
 	}

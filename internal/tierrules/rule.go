@@ -95,10 +95,10 @@ type Finding struct {
 	Message  string   `json:"message"`
 }
 
-// Check runs every rule of role on c and returns the findings, worst first,
-// then by rule and message.
+// Check runs every rule of role on c and returns the findings (never nil),
+// worst first, then by rule and message.
 func Check(c *Config, role Role, f Facts) []Finding {
-	var out []Finding
+	out := []Finding{}
 	for _, r := range rules {
 		if !r.appliesTo(role) {
 			continue

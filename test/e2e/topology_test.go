@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -172,5 +174,57 @@ func TestTierRuleFixturesValidate(t *testing.T) {
 	for _, f := range files {
 		out, err := exec.Command(bin, "validate", "--config", f).CombinedOutput()
 		assert.NoErrorf(t, err, "validate %s:\n%s", filepath.Base(f), out)
+	}
+}
+
+// The extension, on the collector's effective configuration (every default
+// filled in, durations in nanoseconds), finds exactly what tiercheck finds
+// in the file: each rules fixture started in the built binary.
+func TestLiveFindingsMatchTheOfflineCheck(t *testing.T) {
+	bin := testbed.Binary(t)
+	files, err := filepath.Glob(filepath.Join(testbed.RepoRoot(), "testdata", "tierrules", "*.yaml"))
+	require.NoError(t, err)
+	for i, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			offline, err := tierrules.Load(context.Background(), []string{f}, zap.NewNop())
+			require.NoError(t, err)
+			role, err := tierrules.ParseRole(offline.Role())
+			require.NoError(t, err)
+			want := tierrules.Check(offline, role, tierrules.Facts{})
+
+			// The fixture on an address of its own, with self-telemetry.
+			host := fmt.Sprintf("127.0.60.%d", 51+i)
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			text := strings.NewReplacer("127.0.0.1:", host+":", "localhost:", host+":", "127.0.0.11:", "127.0.60.49:", "127.0.0.12:", "127.0.60.49:").Replace(string(b))
+			text += fmt.Sprintf("  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: %s\n                port: 8888\n", host)
+			cfg := filepath.Join(t.TempDir(), "config.yaml")
+			require.NoError(t, os.WriteFile(cfg, []byte(text), 0o600))
+
+			cmd := exec.Command(bin, "--config", cfg)
+			var log strings.Builder
+			cmd.Stdout, cmd.Stderr = &log, &log
+			require.NoError(t, cmd.Start())
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+			var st struct {
+				Pipelines []tierrules.Pipeline `json:"pipelines"`
+				Findings  []tierrules.Finding  `json:"findings"`
+			}
+			url := "http://" + net.JoinHostPort(host, fmt.Sprint(localtopo.PortTopology)) + "/topology"
+			client := &http.Client{Timeout: time.Second}
+			deadline := time.Now().Add(30 * time.Second)
+			for len(st.Pipelines) == 0 {
+				require.Falsef(t, time.Now().After(deadline), "no configuration on %s after 30s:\n%s", url, log.String())
+				time.Sleep(100 * time.Millisecond)
+				resp, err := client.Get(url)
+				if err != nil {
+					continue
+				}
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+				_ = resp.Body.Close()
+			}
+			assert.Equal(t, want, st.Findings)
+		})
 	}
 }
