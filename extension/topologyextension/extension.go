@@ -119,9 +119,15 @@ func (t *topology) NotifyConfigSnapshot(ctx context.Context, snap extensioncapab
 		t.logger.Error("cannot read the effective configuration: no rule check", zap.Error(err))
 		return nil
 	}
-	lookupCtx, cancel := context.WithTimeout(ctx, workloadTimeout)
-	workload, werr := lookupWorkload(lookupCtx, t.getenv, t.newClient)
-	cancel()
+	// Only the agent's rules need the workload kind: other roles need no
+	// RBAC for it and ask nothing.
+	var workload string
+	var werr error
+	if t.role == tierrules.Agent {
+		lookupCtx, cancel := context.WithTimeout(ctx, workloadTimeout)
+		workload, werr = lookupWorkload(lookupCtx, t.getenv, t.newClient)
+		cancel()
+	}
 
 	t.mu.Lock()
 	t.conf, t.workload = conf, workload

@@ -94,3 +94,19 @@ func TestAgentOutsideADaemonSetIsFound(t *testing.T) {
 		assert.NotEmpty(t, st.Workload)
 	}
 }
+
+func TestOnlyAgentsLookUpTheirWorkload(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	ctx := context.Background()
+	topo := newTestTopology(t, "gateway", "127.0.60.3:13139", 5*time.Second, tel)
+	topo.getenv = env(map[string]string{envServiceHost: "10.96.0.1", envPodName: "otel-gateway-0", envPodNamespace: "observability"})
+	topo.newClient = func() (kubernetes.Interface, error) {
+		t.Error("a gateway asked the Kubernetes API")
+		return cluster(), nil
+	}
+	require.NoError(t, topo.Start(ctx, componenttest.NewNopHost()))
+	require.NoError(t, topo.NotifyConfigSnapshot(ctx, snapshot(t, "gateway-without-health-check", "")))
+	require.NoError(t, topo.Shutdown(ctx))
+	assert.Empty(t, topo.workload)
+}
