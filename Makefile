@@ -24,7 +24,7 @@ GOLANGCI   := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null)
 export CGO_ENABLED := 0
 
-.PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs lint generate clean tools
+.PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools
 
 all: build
 
@@ -89,6 +89,11 @@ fuzz:
 
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
+
+# The tier rules of the topology extension, offline, on each tier's config
+# (no binary needed); set the env a pod would have to check it as it sees it.
+check-configs:
+	$(GO) run ./cmd/tiercheck configs/agent.yaml configs/gateway.yaml configs/sidecar.yaml
 
 ## lint ----------------------------------------------------------------------
 generate: $(MDATAGEN)
