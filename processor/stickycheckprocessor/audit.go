@@ -43,11 +43,13 @@ func (a *audit) start(ctx context.Context, host component.Host) error {
 	a.table = newTracker(a.cfg.MaxTraces, a.cfg.Window, a.p.now())
 	client, err := newPeerClient(ctx, a, host)
 	if err != nil {
+		a.table = nil
 		return err
 	}
 	server, err := startPeerServer(ctx, a, host)
 	if err != nil {
 		client.shutdown(ctx)
+		a.table = nil
 		return err
 	}
 	a.client, a.server = client, server
@@ -58,8 +60,8 @@ func (a *audit) start(ctx context.Context, host component.Host) error {
 }
 
 func (a *audit) shutdown(ctx context.Context) error {
-	if a.table == nil {
-		return nil
+	if a.server == nil {
+		return nil // not started
 	}
 	close(a.stop)
 	a.wg.Wait()

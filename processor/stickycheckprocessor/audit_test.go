@@ -1,6 +1,8 @@
 package stickycheckprocessor
 
 import (
+	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -8,10 +10,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
 )
 
 const (
@@ -238,4 +245,65 @@ func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
 	}
 	assert.EqualValues(t, 200, rs.sum(t, mSplit, ringChange))
 	assert.EqualValues(t, 100, rs.sum(t, mSplit, misrouted))
+}
+
+// The table forgets traces a window after their last span, and counts the
+// ones it had to forget earlier for lack of room; traces_tracked follows.
+func TestAuditForgetsAfterTheWindowAndCountsEvictions(t *testing.T) {
+	members := loopbackMembers("127.0.59", 1)
+	r := startReplica(t, members[0], members, nil, func(c *Config) {
+		c.Audit.Get().Window = 300 * time.Millisecond
+		c.Audit.Get().MaxTraces = 100
+	})
+	gauge := func() int64 {
+		m, err := r.tel.GetMetric("otelcol_processor_stickycheck_traces_tracked")
+		if err != nil {
+			return -1
+		}
+		dps := m.Data.(metricdata.Gauge[int64]).DataPoints
+		return dps[len(dps)-1].Value
+	}
+	waitFor := func(want func(int64) bool, what string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !want(gauge()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("traces_tracked %d: want %s", gauge(), what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	ids := testbed.TraceIDs(59, 160)
+	r.send(t, ids[:60], 0)
+	waitFor(func(n int64) bool { return n == 60 }, "60")
+	waitFor(func(n int64) bool { return n == 0 }, "0 after the window")
+	assert.Zero(t, r.sum(t, "processor_stickycheck_traces_evicted", nil), "expired, not evicted")
+
+	r.send(t, ids, 1)
+	evicted := r.sum(t, "processor_stickycheck_traces_evicted", nil)
+	assert.GreaterOrEqual(t, evicted, int64(60), "160 traces in a table of 100")
+	live := int64(0)
+	for i := range r.sc.audit.table.shards {
+		sh := &r.sc.audit.table.shards[i]
+		sh.mu.Lock()
+		live += int64(sh.live)
+		sh.mu.Unlock()
+	}
+	assert.EqualValues(t, 160, live+evicted)
+}
+
+// A peer port already taken fails the start, naming the setting; shutting
+// the processor down after it is safe.
+func TestAuditStartFailsOnATakenPeerPort(t *testing.T) {
+	members := loopbackMembers("127.0.59", 2)
+	ln, err := net.Listen("tcp", peerAddress(members[1], defaultPeerPort))
+	require.NoError(t, err)
+	defer ln.Close()
+	cfg := auditConfig(members[1], members)
+	set := processortest.NewNopSettings(metadata.Type)
+	proc, err := NewFactory().CreateTraces(context.Background(), set, cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	err = proc.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorContains(t, err, "audit::peer::server: listening on 127.0.59.2:4319")
+	require.NoError(t, proc.Shutdown(context.Background()))
 }
