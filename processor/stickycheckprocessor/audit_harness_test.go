@@ -212,14 +212,7 @@ func (rs tier) settle(t *testing.T) {
 			if r.proc == nil {
 				continue
 			}
-			c := r.sc.audit.client
-			c.mu.Lock()
-			busy := len(c.queue) > 0
-			for _, st := range c.peers {
-				busy = busy || st.inflight
-			}
-			c.mu.Unlock()
-			quiet = quiet && !busy
+			quiet = quiet && r.sc.audit.client.queued() == 0
 		}
 		sent := rs.sum(t, "processor_stickycheck_peer_reports_sent", nil)
 		received := rs.sum(t, "processor_stickycheck_peer_reports_received", nil)

@@ -18,10 +18,12 @@ import (
 const finalFlushTimeout = 2 * time.Second
 
 // peerClient sends reports to their owners. The span data path only appends
-// to a bounded queue (never waiting on the network); a loop sends it every
-// flush interval, one message at a time per peer, each peer on its own
-// goroutine so that a slow peer delays nobody else. Reports to a peer that
-// fails stay queued (bounded, expiring after a window) and are retried with
+// to a bounded inbox (never waiting on the network). A loop, every flush
+// interval, files the inbox's reports under their owner (under the current
+// view of the ring: once per report and view) and sends each peer its
+// reports, one peer per goroutine and one send in flight per peer, so that
+// a slow peer delays nobody else. A peer that fails keeps its reports
+// (bounded by queue_size, expiring after a window) and is retried with
 // backoff.
 type peerClient struct {
 	a        *audit
@@ -32,10 +34,13 @@ type peerClient struct {
 	capacity int
 	logger   *zap.Logger
 
-	mu    sync.Mutex
-	queue []report
-	spare []report
-	peers map[string]*peerState
+	mu       sync.Mutex
+	inbox    []report // not yet filed under a peer
+	spare    []report
+	peers    map[string]*peerState
+	gen      uint64 // the view the peers' reports were filed under
+	total    int    // reports in the inbox and the peers' lists: at most capacity
+	inflight int    // reports being sent
 
 	kick     chan struct{}
 	ctx      context.Context
@@ -45,6 +50,7 @@ type peerClient struct {
 }
 
 type peerState struct {
+	pending  []report // oldest first
 	inflight bool
 	failures int
 	retryAt  time.Time
@@ -85,13 +91,14 @@ func (c *peerClient) loop() {
 	}
 }
 
-// enqueue adds reports to the queue, dropping (and counting) what does not
+// enqueue adds reports to the inbox, dropping (and counting) what does not
 // fit. It never blocks on the network.
 func (c *peerClient) enqueue(rs []report) {
 	c.mu.Lock()
-	n := min(c.capacity-len(c.queue), len(rs))
-	c.queue = append(c.queue, rs[:n]...)
-	full := len(c.queue) >= maxReportsPerMsg
+	n := min(c.capacity-c.total, len(rs))
+	c.inbox = append(c.inbox, rs[:n]...)
+	c.total += n
+	full := len(c.inbox) >= maxReportsPerMsg
 	c.mu.Unlock()
 	c.a.counters.dropped(context.Background(), dropQueueFull, len(rs)-n)
 	if full {
@@ -102,76 +109,110 @@ func (c *peerClient) enqueue(rs []report) {
 	}
 }
 
-// queued is the number of reports waiting.
+// queued is the number of reports not delivered yet (waiting or in flight).
 func (c *peerClient) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue)
+	return c.total + c.inflight
 }
 
-// flush sends the queued reports to their owners under the current view.
-// Reports this replica now owns are tallied here; reports to a peer that is
-// busy or backing off wait for the next flush; final ignores backoff.
-func (c *peerClient) flush(ctx context.Context, final bool) {
-	c.mu.Lock()
-	pending := c.queue
-	c.queue, c.spare = c.spare[:0], nil
-	c.mu.Unlock()
-	if len(pending) == 0 {
-		c.mu.Lock()
-		c.spare = pending
-		c.mu.Unlock()
-		return
+// peer returns member's state; c.mu must be held.
+func (c *peerClient) peer(member string) *peerState {
+	st := c.peers[member]
+	if st == nil {
+		st = &peerState{}
+		c.peers[member] = st
 	}
+	return st
+}
 
+// Owners of reports being filed, besides member indexes.
+const (
+	ownerNone    = -1 // the ring is empty: wait for members
+	ownerExpired = -2
+	ownerSelf    = -3
+)
+
+// flush files the inbox under the owners of its reports and starts the
+// sends. Reports this replica now owns are tallied here; final ignores the
+// peers' backoff.
+func (c *peerClient) flush(ctx context.Context, final bool) {
 	now := c.a.p.now()
 	tick := c.a.table.tick(now)
+	window := c.a.table.window
 	v := c.a.p.view.Load()
-	var keep, local []report
-	groups := map[int][]report{}
-	expired := 0
-	for _, r := range pending {
-		switch owner := v.ring.Owner(r.id); {
-		case tick-r.at >= c.a.table.window:
-			expired++
-		case owner < 0:
-			keep = append(keep, r)
-		case owner == v.self:
-			local = append(local, r)
+
+	c.mu.Lock()
+	todo := c.inbox
+	c.inbox, c.spare = c.spare[:0], nil
+	if v.gen != c.gen {
+		// The ring changed: what waits for a peer goes to the new owners.
+		for member, st := range c.peers {
+			todo = append(todo, st.pending...)
+			st.pending = nil
+			if !st.inflight && v.ring.IndexOf(member) < 0 {
+				delete(c.peers, member)
+			}
+		}
+		c.gen = v.gen
+	}
+	c.total -= len(todo)
+	c.mu.Unlock()
+
+	// The ring is asked outside the lock: the data path may be enqueueing.
+	owners := make([]int32, len(todo))
+	for i := range todo {
+		switch owner := v.ring.Owner(todo[i].id); {
+		case tick-todo[i].at >= window:
+			owners[i] = ownerExpired
+		case owner >= 0 && owner == v.self:
+			owners[i] = ownerSelf
 		default:
-			groups[owner] = append(groups[owner], r)
+			owners[i] = int32(owner)
 		}
 	}
 
-	c.mu.Lock()
+	var local []report
+	expired := 0
 	members := v.ring.Members()
-	for owner, rs := range groups {
-		member := members[owner]
-		st := c.peers[member]
-		if st == nil {
-			st = &peerState{}
-			c.peers[member] = st
+	c.mu.Lock()
+	for i := range todo {
+		switch owner := owners[i]; owner {
+		case ownerExpired:
+			expired++
+		case ownerSelf:
+			local = append(local, todo[i])
+		case ownerNone:
+			c.inbox = append(c.inbox, todo[i])
+			c.total++
+		default:
+			st := c.peer(members[owner])
+			st.pending = append(st.pending, todo[i])
+			c.total++
 		}
-		if st.inflight || (!final && now.Before(st.retryAt)) {
-			keep = append(keep, rs...)
-			continue
-		}
-		st.inflight = true
-		c.sends.Add(1)
-		go c.send(ctx, member, rs, v.ring.Hash())
 	}
 	for member, st := range c.peers {
-		if !st.inflight && v.ring.IndexOf(member) < 0 {
-			delete(c.peers, member)
+		old := 0
+		for old < len(st.pending) && tick-st.pending[old].at >= window {
+			old++
 		}
+		expired += old
+		c.total -= old
+		st.pending = st.pending[old:]
+		if len(st.pending) == 0 || st.inflight || (!final && now.Before(st.retryAt)) {
+			continue
+		}
+		batch := st.pending
+		st.pending, st.inflight = nil, true
+		c.total -= len(batch)
+		c.inflight += len(batch)
+		c.sends.Add(1)
+		go c.send(ctx, member, batch, v.ring.Hash())
 	}
-	c.spare = pending[:0]
+	c.spare = todo[:0]
 	c.mu.Unlock()
 
 	c.a.counters.dropped(context.Background(), dropExpired, expired)
-	if len(keep) > 0 {
-		c.enqueue(keep)
-	}
 	if len(local) > 0 {
 		c.a.apply(context.Background(), local)
 	}
@@ -201,13 +242,15 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 			if err == nil {
 				err = fmt.Errorf("HTTP %d: %s", status, detail)
 			}
-			c.done(member, err)
-			c.enqueue(reports)
+			c.done(member, err, reports)
 			return
 		}
 		reports = reports[len(chunk):]
+		c.mu.Lock()
+		c.inflight -= len(chunk)
+		c.mu.Unlock()
 	}
-	c.done(member, nil)
+	c.done(member, nil, nil)
 }
 
 func (c *peerClient) post(ctx context.Context, url string, body []byte) (status int, detail string, err error) {
@@ -226,17 +269,20 @@ func (c *peerClient) post(ctx context.Context, url string, body []byte) (status 
 	return resp.StatusCode, string(bytes.TrimSpace(msg)), nil
 }
 
-// done records the outcome of a send: a failure backs the peer off
-// (interval, doubling, at most 5 intervals); the first failure and the
-// recovery are logged.
-func (c *peerClient) done(member string, err error) {
+// done records the outcome of a send. A failure keeps the undelivered
+// reports at the head of the peer's list (what does not fit is dropped) and
+// backs the peer off (interval, doubling, at most 5 intervals); the first
+// failure and the recovery are logged.
+func (c *peerClient) done(member string, err error, undelivered []report) {
 	c.mu.Lock()
-	st := c.peers[member]
-	if st == nil {
-		st = &peerState{}
-		c.peers[member] = st
-	}
+	st := c.peer(member)
 	st.inflight = false
+	c.inflight -= len(undelivered)
+	keep := min(len(undelivered), c.capacity-c.total)
+	if keep > 0 {
+		st.pending = append(undelivered[:keep:keep], st.pending...)
+		c.total += keep
+	}
 	failures := st.failures
 	if err == nil {
 		st.failures, st.retryAt = 0, time.Time{}
@@ -245,6 +291,7 @@ func (c *peerClient) done(member string, err error) {
 		st.retryAt = c.a.p.now().Add(min(c.interval<<min(failures, 8), 5*c.interval))
 	}
 	c.mu.Unlock()
+	c.a.counters.dropped(context.Background(), dropQueueFull, len(undelivered)-keep)
 	switch {
 	case err != nil && failures == 0:
 		c.logger.Warn("stickycheck peer unreachable; its reports stay queued (audit::peer::queue_size) and are retried",
@@ -270,8 +317,8 @@ func (c *peerClient) shutdown(ctx context.Context) {
 		cancel()
 	}
 	c.mu.Lock()
-	left := len(c.queue)
-	c.queue = nil
+	left := c.total
+	c.inbox, c.peers, c.total = nil, map[string]*peerState{}, 0
 	c.mu.Unlock()
 	c.a.counters.dropped(context.Background(), dropShutdown, left)
 	c.http.CloseIdleConnections()
