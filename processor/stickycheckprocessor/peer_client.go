@@ -54,6 +54,7 @@ type peerState struct {
 	inflight bool
 	failures int
 	retryAt  time.Time
+	refusing bool // the last send was refused (logged once)
 }
 
 func newPeerClient(ctx context.Context, a *audit, host component.Host) (*peerClient, error) {
@@ -224,6 +225,7 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 	defer c.sends.Done()
 	url := c.scheme + "://" + peerAddress(member, c.port) + peerPath
 	var buf []byte
+	var refused string
 	for len(reports) > 0 {
 		chunk := reports[:min(len(reports), maxReportsPerMsg)]
 		buf = appendMessage(buf[:0], c.a.selfID, ringHash, chunk)
@@ -236,13 +238,15 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 			// The peer refuses the message itself (auth, version, format):
 			// sending it again would not help.
 			c.a.counters.dropped(context.Background(), dropRefused, len(chunk))
-			c.logger.Warn("peer refused stickycheck reports; they are dropped",
-				zap.String("peer", member), zap.Int("status", status), zap.String("response", detail), zap.Int("reports", len(chunk)))
+			refused = fmt.Sprintf("HTTP %d: %s", status, detail)
 		default:
 			if err == nil {
 				err = fmt.Errorf("HTTP %d: %s", status, detail)
 			}
-			c.done(member, err, reports)
+			if ctx.Err() != nil {
+				err = nil // shutting down: not the peer's fault
+			}
+			c.done(member, err, reports, refused)
 			return
 		}
 		reports = reports[len(chunk):]
@@ -250,7 +254,7 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 		c.inflight -= len(chunk)
 		c.mu.Unlock()
 	}
-	c.done(member, nil, nil)
+	c.done(member, nil, nil, refused)
 }
 
 func (c *peerClient) post(ctx context.Context, url string, body []byte) (status int, detail string, err error) {
@@ -269,14 +273,17 @@ func (c *peerClient) post(ctx context.Context, url string, body []byte) (status 
 	return resp.StatusCode, string(bytes.TrimSpace(msg)), nil
 }
 
-// done records the outcome of a send. A failure keeps the undelivered
-// reports at the head of the peer's list (what does not fit is dropped) and
-// backs the peer off (interval, doubling, at most 5 intervals); the first
-// failure and the recovery are logged.
-func (c *peerClient) done(member string, err error, undelivered []report) {
+// done records the outcome of a send. Undelivered reports go back to the
+// head of the peer's list (what does not fit is dropped). A failure (err)
+// backs the peer off (interval, doubling, at most 5 intervals). The first
+// failure, the first refusal (refused: the peer's answer) and the recovery
+// are logged, not every attempt.
+func (c *peerClient) done(member string, err error, undelivered []report, refused string) {
 	c.mu.Lock()
 	st := c.peer(member)
 	st.inflight = false
+	wasRefusing := st.refusing
+	st.refusing = refused != ""
 	c.inflight -= len(undelivered)
 	keep := min(len(undelivered), c.capacity-c.total)
 	if keep > 0 {
@@ -298,6 +305,10 @@ func (c *peerClient) done(member string, err error, undelivered []report) {
 			zap.String("peer", member), zap.Error(err))
 	case err == nil && failures > 0:
 		c.logger.Info("stickycheck peer reachable again", zap.String("peer", member), zap.Int("failed_attempts", failures))
+	}
+	if refused != "" && !wasRefusing {
+		c.logger.Warn("stickycheck peer refuses our reports; they are dropped (peer_reports_dropped{reason=\"refused\"}): check audit::peer auth, tls and version on both sides",
+			zap.String("peer", member), zap.String("response", refused))
 	}
 }
 

@@ -168,6 +168,22 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 	rs.settle(t)
 	require.EqualValues(t, 40, rs.sum(t, mSplit, misrouted), "authenticated peers count split traces")
 
+	// A replica whose client has no token: its reports are refused, dropped
+	// and counted, not retried.
+	stranger := startReplica(t, "127.0.54.3:4317", members, host, func(c *Config) {
+		withBearer(auth)(c)
+		c.Audit.Get().Peer.Client.Auth = configoptional.None[configauth.Config]()
+	})
+	stranger.send(t, ids, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for stranger.sum(t, mDropped, map[string]string{"reason": "refused"}) < 40 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.EqualValues(t, 40, stranger.sum(t, mDropped, map[string]string{"reason": "refused"}))
+	assert.Zero(t, stranger.sum(t, mSent, nil))
+	assert.EqualValues(t, len(byOwner(members, ids)), rs.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": "unauthenticated"}),
+		"one message to each owner, refused")
+
 	target := rs[0]
 	url := "http://" + peerAddress(target.member, defaultPeerPort) + peerPath
 	rng := rand.New(rand.NewPCG(13, 14))
