@@ -96,7 +96,7 @@ type View struct {
 	Env       map[string]string
 	// ConfigPath is the file --config names, ConfigText its content.
 	ConfigPath, ConfigText string
-	Config     *Resolved
+	Config                 *Resolved
 }
 
 // Load builds the View of container in spec for pod: its environment, its
