@@ -1,0 +1,138 @@
+package k8s_test
+
+import (
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
+)
+
+// What each overlay deploys: the collector tiers it runs, and whether it
+// holds the operator's custom resource. A new overlay must be added here.
+var overlayTiers = map[string]struct {
+	tiers    []string
+	operator bool
+	ns       string
+}{
+	"agent":      {tiers: []string{"agent"}, ns: namespace},
+	"gateway":    {tiers: []string{"gateway"}, ns: namespace},
+	"hybrid":     {tiers: []string{"agent", "gateway"}, ns: namespace},
+	"hybrid-dns": {tiers: []string{"agent", "gateway"}, ns: namespace},
+	"sidecar":    {tiers: []string{"sidecar"}, ns: ""}, // the application's namespace
+	"operator":   {operator: true, ns: namespace},
+}
+
+var clusterScoped = map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true}
+
+func TestEveryOverlayRendersAndDecodesStrictly(t *testing.T) {
+	var names []string
+	for name := range overlayTiers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	require.Equal(t, names, overlays(t), "the overlays under deploy/k8s/overlays")
+
+	for _, o := range overlays(t) {
+		t.Run(o, func(t *testing.T) {
+			want := overlayTiers[o]
+			set := render(t, o) // fails on any unknown or duplicate field
+			var tiers []string
+			for _, w := range workloads(set) {
+				tiers = append(tiers, w.Tier)
+			}
+			sort.Strings(tiers)
+			assert.Equal(t, want.tiers, tiers, "the collector tiers it deploys")
+			var custom []string
+			for _, obj := range set.Objects {
+				if obj.Custom {
+					custom = append(custom, obj.String())
+				}
+				if clusterScoped[obj.GVK.Kind] {
+					assert.Empty(t, obj.Namespace, "%s is cluster-scoped", obj)
+					continue
+				}
+				assert.Equal(t, want.ns, obj.Namespace, "%s", obj)
+			}
+			if want.operator {
+				assert.Equal(t, []string{"OpenTelemetryCollector observability/otel-prometheus"}, custom)
+			} else {
+				assert.Empty(t, custom, "custom resources (checked against their CRD in the operator test only)")
+			}
+		})
+	}
+}
+
+// One source of truth: each collector's config is configs/<tier>.yaml, byte
+// for byte, from the ConfigMap the generator made of it, at the path the
+// image's layout gives the tier.
+func TestTierConfigsAreGeneratedFromConfigsDirectory(t *testing.T) {
+	for _, tierName := range []string{"agent", "gateway", "sidecar"} {
+		for o, w := range tier(t, tierName) {
+			t.Run(o+"/"+tierName, func(t *testing.T) {
+				v := w.view(t, render(t, o), 0)
+				assert.Equal(t, "/etc/otelcol-tiered/"+tierName+".yaml", v.ConfigPath)
+				assert.Equal(t, readFile(t, filepath.Join(repoRoot, "configs", tierName+".yaml")), v.ConfigText)
+				for _, vol := range w.Spec.Volumes {
+					if vol.ConfigMap != nil {
+						assert.Regexp(t, `^otel-`+tierName+`-config-[a-z0-9]{10}$`, vol.ConfigMap.Name,
+							"a generated name: a config change rolls the pods")
+					}
+				}
+			})
+		}
+	}
+
+	// And no copy of a tier config anywhere under deploy/k8s: only the
+	// operator's resource carries a config of its own.
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+			return err
+		}
+		if strings.Contains(readFile(t, path), "pipelines:") && path != filepath.Join("tiers", "operator", "collector.yaml") {
+			t.Errorf("%s holds a collector config: generate it from configs/ instead", path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// The collectors run this release's image, with its entrypoint.
+func TestCollectorsRunThisReleasesImage(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^VERSION\s*:=\s*(\S+)`).FindStringSubmatch(readFile(t, filepath.Join(repoRoot, "Makefile")))
+	require.NotNil(t, m, "VERSION in the Makefile")
+	image := "otelcol-tiered:" + m[1]
+	for _, o := range overlays(t) {
+		set := render(t, o)
+		for _, w := range workloads(set) {
+			c := container(t, w)
+			assert.Equal(t, image, c.Image, "%s: %s %s", o, w.Kind, w.Name)
+			assert.Empty(t, c.Command, "%s: %s %s runs the image's entrypoint", o, w.Kind, w.Name)
+		}
+		for _, u := range manifest.All[*unstructured.Unstructured](set) {
+			got, _, _ := unstructured.NestedString(u.Object, "spec", "image")
+			assert.Equal(t, image, got, "%s: %s %s", o, u.GetKind(), u.GetName())
+		}
+	}
+}
+
+// Every variable a config reads without a default is set, and no $(VAR)
+// reference is left unexpanded (a variable used above its definition).
+func TestEveryVariableTheConfigsReadIsSet(t *testing.T) {
+	for _, tierName := range []string{"agent", "gateway", "sidecar"} {
+		for o, w := range tier(t, tierName) {
+			v := w.view(t, render(t, o), 0)
+			assert.Empty(t, v.Config.Unset, "%s/%s: read unset", o, tierName)
+			for name, val := range v.Env {
+				assert.NotContains(t, val, "$(", "%s/%s: env %s", o, tierName, name)
+			}
+		}
+	}
+}
