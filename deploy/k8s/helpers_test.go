@@ -202,19 +202,21 @@ func listeners(t *testing.T, v *podconfig.View) []listener {
 	endpoint("otlp http", "receivers::otlp::protocols::http::endpoint")
 	endpoint("health_check", "extensions::health_check::endpoint")
 	endpoint("topology", "extensions::topology::endpoint")
-	var readers []struct {
-		Pull struct {
-			Exporter struct {
-				Prometheus struct {
-					Host string `mapstructure:"host"`
-					Port int32  `mapstructure:"port"`
-				} `mapstructure:"prometheus"`
-			} `mapstructure:"exporter"`
-		} `mapstructure:"pull"`
+	var metrics struct {
+		Readers []struct {
+			Pull struct {
+				Exporter struct {
+					Prometheus struct {
+						Host string `mapstructure:"host"`
+						Port int32  `mapstructure:"port"`
+					} `mapstructure:"prometheus"`
+				} `mapstructure:"exporter"`
+			} `mapstructure:"pull"`
+		} `mapstructure:"readers"`
 	}
-	if v.Config.IsSet("service::telemetry::metrics::readers") {
-		require.NoError(t, v.Config.Decode("service::telemetry::metrics::readers", &readers))
-		for _, r := range readers {
+	if v.Config.IsSet("service::telemetry::metrics") {
+		require.NoError(t, v.Config.Decode("service::telemetry::metrics", &metrics))
+		for _, r := range metrics.Readers {
 			if p := r.Pull.Exporter.Prometheus; p.Port != 0 {
 				out = append(out, listener{What: "self-telemetry", Host: p.Host, Port: p.Port})
 			}
