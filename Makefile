@@ -82,6 +82,14 @@ test: $(BIN)
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
 
+## kubernetes ----------------------------------------------------------------
+# Each overlay of deploy/k8s rendered (kustomize Go API) to
+# deploy/k8s/rendered/<overlay>.yaml, to read or to `kubectl apply -f`.
+# The manifests' tests run in `make test` (deploy/k8s).
+.PHONY: k8s-render
+k8s-render:
+	$(GO) run ./cmd/k8srender -root deploy/k8s -out deploy/k8s/rendered
+
 ## lint ----------------------------------------------------------------------
 generate: $(MDATAGEN)
 	cd processor/stickycheckprocessor && $(MDATAGEN) metadata.yaml
