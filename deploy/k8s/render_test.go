@@ -142,3 +142,20 @@ func TestEveryVariableTheConfigsReadIsSet(t *testing.T) {
 		}
 	}
 }
+
+// One `kubectl apply -f` of a rendered overlay creates what a workload uses
+// before the workload: namespace, accounts and roles, ConfigMaps, Services.
+func TestOverlaysApplyInDependencyOrder(t *testing.T) {
+	workloadKinds := map[string]bool{"DaemonSet": true, "StatefulSet": true, "Deployment": true, "Pod": true, "OpenTelemetryCollector": true}
+	for _, o := range overlays(t) {
+		seenWorkload := ""
+		for _, obj := range render(t, o).Objects {
+			switch {
+			case workloadKinds[obj.GVK.Kind]:
+				seenWorkload = obj.String()
+			case seenWorkload != "" && !strings.Contains("HorizontalPodAutoscaler PodDisruptionBudget", obj.GVK.Kind):
+				t.Errorf("%s: %s comes after %s, which needs it", o, obj, seenWorkload)
+			}
+		}
+	}
+}

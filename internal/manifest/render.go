@@ -44,6 +44,8 @@ func Overlays(root string) ([]string, error) {
 func Render(dir string) ([][]byte, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone
+	// The order the kustomization asks for (sortOptions), as kubectl's.
+	opts.Reorder = krusty.ReorderOptionUnspecified
 	resources, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
