@@ -24,7 +24,7 @@ GOLANGCI   := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null)
 export CGO_ENABLED := 0
 
-.PHONY: all build manifest run test unit-test e2e-test validate-configs lint generate clean tools
+.PHONY: all build manifest run test unit-test e2e-test validate-configs check-configs lint generate clean tools
 
 all: build
 
@@ -89,6 +89,10 @@ validate-configs: $(BIN)
 .PHONY: k8s-render
 k8s-render:
 	$(GO) run ./cmd/k8srender -root deploy/k8s -out deploy/k8s/rendered
+# The tier rules of the topology extension, offline, on each tier's config
+# (no binary needed); set the env a pod would have to check it as it sees it.
+check-configs:
+	$(GO) run ./cmd/tiercheck configs/agent.yaml configs/gateway.yaml configs/sidecar.yaml
 
 ## lint ----------------------------------------------------------------------
 generate: $(MDATAGEN)

@@ -26,6 +26,7 @@ type podCase struct {
 	text string
 	env  map[string]string
 	role string // the tier, for tiercheck ("" when it plays none)
+	kind string // the workload that runs it
 	view *podconfig.Resolved
 }
 
@@ -39,7 +40,7 @@ func podCases(t *testing.T) []podCase {
 		set := render(t, o)
 		for _, w := range workloads(set) {
 			v := w.view(t, set, 0)
-			out = append(out, podCase{name: o + "/" + w.Tier, text: v.ConfigText, env: v.Env, role: w.Tier, view: v.Config})
+			out = append(out, podCase{name: o + "/" + w.Tier, text: v.ConfigText, env: v.Env, role: w.Tier, kind: w.Kind, view: v.Config})
 		}
 	}
 	op := operatorCollector(t)

@@ -90,10 +90,10 @@ func needsOf(t *testing.T, v *podconfig.View, podNamespace string) []need {
 				out = append(out, need{key + " (k8snode)", manifest.ClusterWide, []rbacv1.PolicyRule{rule("", []string{"get"}, "nodes")}})
 			}
 		case strings.HasPrefix(key, "extensions::") && typ == "topology":
-			// Issue 6's workload lookup reads the collector's own pod when
-			// it knows its name and namespace.
-			if v.Env["POD_NAME"] != "" && v.Env["POD_NAMESPACE"] != "" {
-				out = append(out, need{key + " (workload lookup)", podNamespace, []rbacv1.PolicyRule{rule("", []string{"get"}, "pods")}})
+			// The workload lookup (topology README, "The workload lookup"):
+			// agents in Kubernetes read their own pod.
+			if v.Config.Get(key+"::role") == "agent" && v.Env["KUBERNETES_SERVICE_HOST"] != "" && v.Env["POD_NAME"] != "" && v.Env["POD_NAMESPACE"] != "" {
+				out = append(out, need{key + " (workload lookup)", v.Env["POD_NAMESPACE"], []rbacv1.PolicyRule{rule("", []string{"get"}, "pods")}})
 			}
 		}
 	}

@@ -11,9 +11,11 @@ import (
 )
 
 // The tier configs, as each pod sees them, pass the topology extension's
-// offline rule check: `go run ./cmd/tiercheck --role <tier> <config>`, which
-// resolves ${env:...} from its own environment (the pod's, here) and exits
-// non-zero on an error finding. cmd/tiercheck comes with issue 6.
+// offline rule check: `go run ./cmd/tiercheck --role <tier> --workload
+// <kind> <config>`, which resolves ${env:...} from its own environment (the
+// pod's, here) and exits non-zero on an error finding; the workload kind is
+// the manifest's (an agent must be a DaemonSet). cmd/tiercheck comes with
+// issue 6.
 func TestTierConfigsPassTheTopologyRuleCheck(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repoRoot, "cmd", "tiercheck")); err != nil {
 		t.Fatalf("cmd/tiercheck is not in this tree (%v): the topology extension's offline rule check comes with issue 6; "+
@@ -33,11 +35,11 @@ func TestTierConfigsPassTheTopologyRuleCheck(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), pc.role+".yaml")
 			require.NoError(t, os.WriteFile(file, []byte(pc.text), 0o600))
-			cmd := exec.Command(bin, "--role", pc.role, file)
+			cmd := exec.Command(bin, "--role", pc.role, "--workload", pc.kind, file)
 			cmd.Env = envList(pc.env)
 			var output bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &output, &output
-			require.NoError(t, cmd.Run(), "tiercheck --role %s (%s, with its pod's environment):\n%s", pc.role, pc.name, output.String())
+			require.NoError(t, cmd.Run(), "tiercheck --role %s --workload %s (%s, with its pod's environment):\n%s", pc.role, pc.kind, pc.name, output.String())
 			t.Logf("tiercheck --role %s:\n%s", pc.role, output.String())
 		})
 		checked++

@@ -4,23 +4,31 @@ import (
 	"context"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otelcol-tiered/otelcol-tiered/extension/topologyextension/internal/metadata"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/sizing"
 )
+
+// defaultEndpoint is loopback only; the shipped configs bind the pod IP.
+const defaultEndpoint = "localhost:13134"
 
 // NewFactory returns the factory of the topology extension.
 func NewFactory() extension.Factory {
 	return extension.NewFactory(metadata.Type, createDefaultConfig, create, metadata.ExtensionStability)
 }
 
-func createDefaultConfig() component.Config { return &Config{} }
-
-func create(context.Context, extension.Settings, component.Config) (extension.Extension, error) {
-	return &topologyExtension{}, nil
+func createDefaultConfig() component.Config {
+	server := confighttp.NewDefaultServerConfig()
+	server.NetAddr.Endpoint = defaultEndpoint
+	return &Config{
+		ServerConfig: server,
+		Window:       sizing.DefaultWindow,
+		Sizing:       SizingConfig{LimitFactor: sizing.DefaultLimitFactor},
+	}
 }
 
-type topologyExtension struct{}
-
-func (*topologyExtension) Start(context.Context, component.Host) error { return nil }
-func (*topologyExtension) Shutdown(context.Context) error                { return nil }
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newTopology(set, cfg.(*Config))
+}

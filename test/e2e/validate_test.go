@@ -30,8 +30,11 @@ func TestShippedConfigsValidate(t *testing.T) {
 func TestBadConfigsFailValidateAndStartup(t *testing.T) {
 	bin := testbed.Binary(t)
 	cases := map[string]string{
-		"unknown-component.yaml": `unknown type: "no_such_processor"`,
-		"wrong-field.yaml":       "has invalid keys: decision_wiat",
+		"unknown-component.yaml":     `unknown type: "no_such_processor"`,
+		"wrong-field.yaml":           "has invalid keys: decision_wiat",
+		"topology-unknown-role.yaml": `extensions::topology: role: unknown role "collector", want one of agent, gateway, sidecar`,
+		"topology-bad-endpoint.yaml": `extensions::topology: endpoint: "127.0.60.30" is not host:port`,
+		"topology-bad-table.yaml":    "extensions::topology::sizing::table: [0]::memory_limit: 512Mi is below memory_request 1Gi",
 	}
 	for file, want := range cases {
 		path := filepath.Join(testbed.RepoRoot(), "testdata", "bad-configs", file)
@@ -41,19 +44,28 @@ func TestBadConfigsFailValidateAndStartup(t *testing.T) {
 			assert.Contains(t, string(out), want)
 		})
 		t.Run("startup/"+file, func(t *testing.T) {
-			cmd := exec.Command(bin, "--config", path)
-			done := make(chan struct{})
-			var out []byte
-			var err error
-			go func() { out, err = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(60 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatalf("collector still running with %s", file)
-			}
+			out, err := runToExit(t, exec.Command(bin, "--config", path), 60*time.Second)
 			require.Error(t, err)
-			assert.Contains(t, string(out), want)
+			assert.Contains(t, out, want)
 		})
+	}
+}
+
+// runToExit runs the collector and returns its output once it exits on its
+// own; it fails the test if the collector is still running after timeout.
+func runToExit(t *testing.T, cmd *exec.Cmd, timeout time.Duration) (string, error) {
+	t.Helper()
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+		return string(out), err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("collector still running after %s:\n%s", timeout, out)
+		return "", nil
 	}
 }
