@@ -11,48 +11,41 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/sizing"
 )
 
-// sizingRow is a row of the seed's "Resource Sizing Guidelines"
-// (collector-architecture.md).
-type sizingRow struct {
-	name                           string
-	cpuReq, memReq, cpuLim, memLim string
-	replicas                       int32
-}
+// The seed's sizing tables ("Resource Sizing Guidelines") are
+// sizing.DefaultTables; its storage table is not there: "Short buffer (<1h)"
+// is 5-10 GB.
+var seedShortBufferMin, seedShortBufferMax = resource.MustParse("5G"), resource.MustParse("10G")
 
-var (
-	seedAgentRows = []sizingRow{
-		{name: "Low (dev)", cpuReq: "100m", memReq: "128Mi", cpuLim: "200m", memLim: "256Mi"},
-		{name: "Medium", cpuReq: "200m", memReq: "256Mi", cpuLim: "500m", memLim: "512Mi"},
-		{name: "High (prod)", cpuReq: "500m", memReq: "512Mi", cpuLim: "1000m", memLim: "1Gi"},
-	}
-	seedGatewayRows = []sizingRow{
-		{name: "<1k RPS", cpuReq: "500m", memReq: "1Gi", cpuLim: "1000m", memLim: "2Gi", replicas: 2},
-		{name: "1-10k RPS", cpuReq: "1000m", memReq: "2Gi", cpuLim: "2000m", memLim: "4Gi", replicas: 3},
-		{name: "10-50k RPS", cpuReq: "2000m", memReq: "4Gi", cpuLim: "4000m", memLim: "8Gi", replicas: 5},
-		{name: ">50k RPS", cpuReq: "4000m", memReq: "8Gi", cpuLim: "8000m", memLim: "16Gi", replicas: 10},
-	}
-	seedSidecar = sizingRow{name: "sidecar", cpuReq: "50m", memReq: "64Mi", cpuLim: "200m", memLim: "256Mi"}
-	// "Short buffer (<1h)": 5-10 GB.
-	seedShortBufferMin, seedShortBufferMax = resource.MustParse("5G"), resource.MustParse("10G")
-)
-
-func (r sizingRow) resources() corev1.ResourceRequirements {
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(r.cpuReq), corev1.ResourceMemory: resource.MustParse(r.memReq)},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(r.cpuLim), corev1.ResourceMemory: resource.MustParse(r.memLim)},
-	}
-}
-
-func assertResources(t *testing.T, want sizingRow, got corev1.ResourceRequirements, what string) {
+// seedRow returns the row of a tier's table by name.
+func seedRow(t *testing.T, tierName, name string) sizing.Row {
 	t.Helper()
-	w := want.resources()
+	for _, r := range sizing.DefaultTables[tierName] {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("the seed's %s table has no row %q", tierName, name)
+	return sizing.Row{}
+}
+
+func rowResources(r sizing.Row) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(r.CPURequest), corev1.ResourceMemory: resource.MustParse(r.MemoryRequest)},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(r.CPULimit), corev1.ResourceMemory: resource.MustParse(r.MemoryLimit)},
+	}
+}
+
+func assertResources(t *testing.T, want sizing.Row, got corev1.ResourceRequirements, what string) {
+	t.Helper()
+	w := rowResources(want)
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		wr, gr := w.Requests[name], got.Requests[name]
 		wl, gl := w.Limits[name], got.Limits[name]
-		assert.Zero(t, wr.Cmp(gr), "%s: %s request %s, the seed's %q row says %s", what, name, gr.String(), want.name, wr.String())
-		assert.Zero(t, wl.Cmp(gl), "%s: %s limit %s, the seed's %q row says %s", what, name, gl.String(), want.name, wl.String())
+		assert.Zero(t, wr.Cmp(gr), "%s: %s request %s, the seed's %q row says %s", what, name, gr.String(), want.Name, wr.String())
+		assert.Zero(t, wl.Cmp(gl), "%s: %s limit %s, the seed's %q row says %s", what, name, gl.String(), want.Name, wl.String())
 	}
 	assert.Len(t, got.Requests, 2, "%s: requests", what)
 	assert.Len(t, got.Limits, 2, "%s: limits", what)
@@ -60,22 +53,21 @@ func assertResources(t *testing.T, want sizingRow, got corev1.ResourceRequiremen
 
 func TestResourcesFollowTheSeedsTables(t *testing.T) {
 	for o, w := range tier(t, "agent") {
-		assertResources(t, seedAgentRows[1], container(t, w).Resources, o+": agent (the issue's Medium row)")
+		assertResources(t, seedRow(t, "agent", "Medium"), container(t, w).Resources, o+": agent (the issue's Medium row)")
 	}
 	for o, w := range tier(t, "sidecar") {
-		assertResources(t, seedSidecar, container(t, w).Resources, o+": sidecar")
+		assertResources(t, seedRow(t, "sidecar", "sidecar"), container(t, w).Resources, o+": sidecar")
 	}
 	for o, w := range tier(t, "gateway") {
 		set := render(t, o)
 		ss := statefulSet(t, set, w)
 		// The row of the gateway's replica count.
-		var row *sizingRow
-		for i := range seedGatewayRows {
-			if seedGatewayRows[i].replicas == *ss.Spec.Replicas {
-				row = &seedGatewayRows[i]
+		var row *sizing.Row
+		for _, r := range sizing.DefaultTables["gateway"] {
+			if r.Replicas == int(*ss.Spec.Replicas) {
+				row = &r
 			}
 		}
-		require.NotNil(t, row, "%s: no gateway row of the seed has %d replicas", o, *ss.Spec.Replicas)
 		assertResources(t, *row, container(t, w).Resources, o+": gateway")
 		for _, claim := range ss.Spec.VolumeClaimTemplates {
 			size := claim.Spec.Resources.Requests[corev1.ResourceStorage]
@@ -92,7 +84,7 @@ func TestResourcesFollowTheSeedsTables(t *testing.T) {
 	require.True(t, ok, "spec.resources")
 	var res corev1.ResourceRequirements
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &res))
-	assertResources(t, seedGatewayRows[0], res, "operator collector")
+	assertResources(t, seedRow(t, "gateway", "<1k RPS"), res, "operator collector")
 }
 
 // memory_limiter gives up before the kernel does: its hard limit is below
