@@ -202,6 +202,8 @@ func listeners(t *testing.T, v *podconfig.View) []listener {
 	endpoint("otlp http", "receivers::otlp::protocols::http::endpoint")
 	endpoint("health_check", "extensions::health_check::endpoint")
 	endpoint("topology", "extensions::topology::endpoint")
+	// stickycheck's split-trace audit (issue 5): the peers' server.
+	endpoint("stickycheck peer", "processors::stickycheck::audit::peer::server::endpoint")
 	var metrics struct {
 		Readers []struct {
 			Pull struct {

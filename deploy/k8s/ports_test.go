@@ -10,11 +10,10 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
 )
 
-// declaredAhead are ports the manifests declare for components other issues
-// bring: the config does not listen on them yet.
+// declaredAhead are ports the manifests declare for components another
+// issue brings: until it is merged the config does not listen on them.
 var declaredAhead = map[int32]string{
-	stickycheckPeerPort: "stickycheck's split-trace audit (issue 5)",
-	13134:               "the topology extension's endpoint (issue 6)",
+	stickycheckPeerPort: "stickycheck's split-trace audit peers (issue 5)",
 }
 
 // Each probe of each collector asks its health_check extension, on the port

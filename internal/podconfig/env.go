@@ -76,17 +76,16 @@ func Env(spec *corev1.PodSpec, container string, pod Pod, configMaps map[string]
 		}
 	}
 	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom == nil:
+		if e.ValueFrom == nil {
 			env[e.Name] = Expand(e.Value, env, pod.ServiceEnv)
-		default:
-			v, err := valueFrom(e.ValueFrom, spec, c, pod, configMaps)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("env %s: %w", e.Name, err))
-				continue
-			}
-			env[e.Name] = v
+			continue
 		}
+		v, err := valueFrom(e.ValueFrom, spec, c, pod, configMaps)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("env %s: %w", e.Name, err))
+			continue
+		}
+		env[e.Name] = v
 	}
 	for k, v := range pod.ServiceEnv {
 		if _, ok := env[k]; !ok {
