@@ -10,7 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
 )
@@ -60,6 +64,19 @@ func TestEveryOverlayRendersAndDecodesStrictly(t *testing.T) {
 					continue
 				}
 				assert.Equal(t, want.ns, obj.Namespace, "%s", obj)
+			}
+			// What the API server's validation would refuse beyond unknown
+			// fields: a container without an image, a selector that does
+			// not select the template's pods.
+			for _, w := range podTemplates(set) {
+				for _, c := range append(append([]corev1.Container{}, w.spec.InitContainers...), w.spec.Containers...) {
+					assert.NotEmpty(t, c.Image, "%s: container %s has no image", w.name, c.Name)
+				}
+				if w.selector != nil {
+					sel, err := metav1.LabelSelectorAsSelector(w.selector)
+					require.NoError(t, err)
+					assert.True(t, sel.Matches(labels.Set(w.labels)), "%s: the selector does not select its own pods", w.name)
+				}
 			}
 			if want.operator {
 				assert.Equal(t, []string{"OpenTelemetryCollector observability/otel-prometheus"}, custom)
@@ -158,4 +175,28 @@ func TestOverlaysApplyInDependencyOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+type podTemplate struct {
+	name     string
+	selector *metav1.LabelSelector
+	labels   map[string]string
+	spec     corev1.PodSpec
+}
+
+func podTemplates(set *manifest.Set) []podTemplate {
+	var out []podTemplate
+	for _, d := range manifest.All[*appsv1.DaemonSet](set) {
+		out = append(out, podTemplate{"DaemonSet " + d.Name, d.Spec.Selector, d.Spec.Template.Labels, d.Spec.Template.Spec})
+	}
+	for _, s := range manifest.All[*appsv1.StatefulSet](set) {
+		out = append(out, podTemplate{"StatefulSet " + s.Name, s.Spec.Selector, s.Spec.Template.Labels, s.Spec.Template.Spec})
+	}
+	for _, d := range manifest.All[*appsv1.Deployment](set) {
+		out = append(out, podTemplate{"Deployment " + d.Name, d.Spec.Selector, d.Spec.Template.Labels, d.Spec.Template.Spec})
+	}
+	for _, p := range manifest.All[*corev1.Pod](set) {
+		out = append(out, podTemplate{"Pod " + p.Name, nil, p.Labels, p.Spec})
+	}
+	return out
 }
