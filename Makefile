@@ -82,6 +82,13 @@ test: $(BIN)
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
 
+## kubernetes ----------------------------------------------------------------
+# Each overlay of deploy/k8s rendered (kustomize Go API) to
+# deploy/k8s/rendered/<overlay>.yaml, to read or to `kubectl apply -f`.
+# The manifests' tests run in `make test` (deploy/k8s).
+.PHONY: k8s-render
+k8s-render:
+	$(GO) run ./cmd/k8srender -root deploy/k8s -out deploy/k8s/rendered
 # The tier rules of the topology extension, offline, on each tier's config
 # (no binary needed); set the env a pod would have to check it as it sees it.
 check-configs:
