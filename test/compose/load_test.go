@@ -40,6 +40,8 @@ type load struct {
 	retries    int
 	refused    []string // requests never accepted, with the last error
 	refusedIDs map[pcommon.TraceID]bool
+	// When the agent accepted each trace's first and second half.
+	firstAt, secondAt []time.Time
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -55,6 +57,7 @@ func startLoad(t *testing.T, endpoint string, seed uint64, perTick int, tick tim
 	l := &load{
 		sender: sender, ids: testbed.TraceIDs(seed, maxTraces), perTick: perTick, tick: tick, gapTicks: gapTicks,
 		stopCh: make(chan struct{}), done: make(chan struct{}), refusedIDs: map[pcommon.TraceID]bool{},
+		firstAt: make([]time.Time, maxTraces), secondAt: make([]time.Time, maxTraces),
 	}
 	go l.run()
 	t.Cleanup(func() { l.stop(); _ = sender.Close() })
@@ -69,7 +72,10 @@ func (l *load) run() {
 	for {
 		if !stopping && next < len(l.ids) {
 			end := min(next+l.perTick, len(l.ids))
-			l.send(l.ids[next:end], 0, half)
+			at := l.send(l.ids[next:end], 0, half)
+			for i := next; i < end; i++ {
+				l.firstAt[i] = at
+			}
 			next = end
 		}
 		// Second halves of the traces started gapTicks ago; of all of them
@@ -79,7 +85,10 @@ func (l *load) run() {
 			upTo = max(0, next-l.gapTicks*l.perTick)
 		}
 		if upTo > finished {
-			l.send(l.ids[finished:upTo], half, spansPerTrace)
+			at := l.send(l.ids[finished:upTo], half, spansPerTrace)
+			for i := finished; i < upTo; i++ {
+				l.secondAt[i] = at
+			}
 			finished = upTo
 		}
 		l.mu.Lock()
@@ -97,8 +106,9 @@ func (l *load) run() {
 }
 
 // send sends spans [from, to) of ids, retrying a refused request up to 40
-// times 250 ms apart; the traces of a request never accepted are recorded.
-func (l *load) send(ids []pcommon.TraceID, from, to int) {
+// times 250 ms apart, and returns when it was accepted; the traces of a
+// request never accepted are recorded.
+func (l *load) send(ids []pcommon.TraceID, from, to int) time.Time {
 	td := ptrace.NewTraces()
 	testbed.AppendSpans(td, "checkout", ids, from, to)
 	var err error
@@ -110,7 +120,7 @@ func (l *load) send(ids []pcommon.TraceID, from, to int) {
 			time.Sleep(250 * time.Millisecond)
 		}
 		if err = l.sender.Send(context.Background(), td); err == nil {
-			return
+			return time.Now()
 		}
 	}
 	l.mu.Lock()
@@ -119,6 +129,7 @@ func (l *load) send(ids []pcommon.TraceID, from, to int) {
 		l.refusedIDs[id] = true
 	}
 	l.mu.Unlock()
+	return time.Time{}
 }
 
 // stop ends the load after sending the second halves of every started trace.
@@ -141,6 +152,14 @@ func (l *load) sent() []pcommon.TraceID {
 	return out
 }
 
+// sentAt returns when the agent accepted the first and the second half of
+// the i-th trace.
+func (l *load) sentAt(i int) (first, second time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.firstAt[i], l.secondAt[i]
+}
+
 // count returns how many traces were started.
 func (l *load) count() int {
 	l.mu.Lock()
@@ -161,8 +180,9 @@ type sinkReport struct {
 	missing map[pcommon.TraceID][]int
 	// duplicates counts spans received more than once (extra copies).
 	duplicates int
-	// split counts traces whose spans were sampled by more than one gateway.
-	split int
+	// split lists the traces whose spans were sampled by more than one
+	// gateway.
+	split []pcommon.TraceID
 }
 
 func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
@@ -185,7 +205,7 @@ func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
 			}
 		}
 		if len(gateways) > 1 {
-			rep.split++
+			rep.split = append(rep.split, id)
 		}
 	}
 	return rep, err

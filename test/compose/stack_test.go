@@ -137,11 +137,19 @@ func (s *stack) dumpLogs(ctx context.Context) {
 			continue
 		}
 		for _, c := range ctrs {
-			logs := strings.Split(strings.TrimSpace(testbed.Logs(ctx, c.ID)), "\n")
-			if len(logs) > 30 {
-				logs = logs[len(logs)-30:]
+			// Warnings and errors only, without the agent's kubelet scrapes
+			// (there is no kubelet in compose).
+			var lines []string
+			for _, ln := range strings.Split(testbed.Logs(ctx, c.ID), "\n") {
+				if (strings.Contains(ln, "\twarn\t") || strings.Contains(ln, "\terror\t") || strings.HasPrefix(ln, "Error")) &&
+					!strings.Contains(ln, "kubelet") {
+					lines = append(lines, ln)
+				}
 			}
-			s.t.Logf("--- %s (last lines) ---\n%s", c.Name, strings.Join(logs, "\n"))
+			if len(lines) > 15 {
+				lines = lines[len(lines)-15:]
+			}
+			s.t.Logf("--- %s: last warnings and errors ---\n%s", c.Name, strings.Join(lines, "\n"))
 		}
 	}
 }
