@@ -25,7 +25,7 @@ COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -n
 export CGO_ENABLED := 0
 
 .PHONY: all build manifest run test unit-test e2e-test validate-configs lint generate clean tools
-.PHONY: image test-image compose-up compose-down
+.PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale
 
 all: build
 
@@ -94,7 +94,9 @@ CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
 # docker compose v2 when the plugin is there, else docker-compose (1.29).
 COMPOSE         ?= $(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(DOCKER) compose" || echo docker-compose)
 COMPOSE_PROJECT ?= otelcol-tiered
-COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
+# The sink writes what it receives to $(COMPOSE_SINK)/sink.jsonl.
+COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
+COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) SINK_DIR=$(COMPOSE_SINK) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
 
 image: $(BIN)
 	rm -rf $(IMAGE_CONTEXT)
@@ -116,11 +118,29 @@ test-image: $(BIN)
 
 # The local topology in compose: agent, 3 gateways, sink (README, "Try it locally").
 compose-up: image
+	@mkdir -p $(COMPOSE_SINK) && chmod 0777 $(COMPOSE_SINK)
 	$(COMPOSE_CMD) up -d
 	$(COMPOSE_CMD) ps
 
 compose-down:
 	$(COMPOSE_CMD) down -v --remove-orphans
+
+# A live scale event: make compose-scale GATEWAYS=4 (scale-in stops the
+# surplus replicas gracefully, within the service's stop_grace_period).
+GATEWAYS ?= 3
+compose-scale:
+	$(COMPOSE_CMD) up -d --no-recreate --scale gateway=$(GATEWAYS)
+
+# Each gateway's ring and stickycheck counters, refreshed (Ctrl-C ends it).
+compose-watch:
+	deploy/compose/watch.sh $(COMPOSE_PROJECT)
+
+# The load generator's image for the compose profile `load` (cmd/loadgen).
+image-loadgen:
+	@test -d cmd/loadgen || { echo "cmd/loadgen is not in this tree yet: no load generator image to build"; exit 1; }
+	rm -rf $(BUILD_DIR)/image-loadgen && mkdir -p $(BUILD_DIR)/image-loadgen
+	$(GO) build -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/image-loadgen/loadgen ./cmd/loadgen
+	$(DOCKER) build -q -f deploy/docker/loadgen.Dockerfile -t $(IMAGE)-loadgen:$(VERSION) -t $(IMAGE)-loadgen:latest $(BUILD_DIR)/image-loadgen
 
 ## lint ----------------------------------------------------------------------
 generate: $(MDATAGEN)
