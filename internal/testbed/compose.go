@@ -148,10 +148,10 @@ func InspectContainers(ctx context.Context, ids ...string) ([]Container, error) 
 		return nil, fmt.Errorf("docker inspect: %w", err)
 	}
 	var raw []struct {
-		ID     string `json:"Id"`
-		Name   string
-		State  struct{ Running bool }
-		Config struct{ Labels map[string]string }
+		ID              string `json:"Id"`
+		Name            string
+		State           struct{ Running bool }
+		Config          struct{ Labels map[string]string }
 		NetworkSettings struct {
 			Networks map[string]struct{ IPAddress string }
 			Ports    map[string][]struct{ HostIP, HostPort string }

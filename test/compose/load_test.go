@@ -34,7 +34,7 @@ type load struct {
 	tick     time.Duration
 	gapTicks int
 
-	mu       sync.Mutex
+	mu         sync.Mutex
 	started    int // traces whose first half was sent: ids[:started]
 	finished   int // traces whose second half was sent: ids[:finished]
 	retries    int
@@ -196,10 +196,9 @@ func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
 			gateways[s.Gateway] = true
 		}
 		for i := range spansPerTrace {
-			switch n := seen[testbed.SpanID(id, i)]; {
-			case n == 0:
+			if n := seen[testbed.SpanID(id, i)]; n == 0 {
 				rep.missing[id] = append(rep.missing[id], i)
-			default:
+			} else {
 				rep.spans++
 				rep.duplicates += n - 1
 			}

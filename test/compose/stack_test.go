@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -291,21 +290,4 @@ func (s *stack) has(metric string) bool {
 		}
 	}
 	return false
-}
-
-// agentMetric sums one of the agent's metrics.
-func (s *stack) agentMetric(name string, labels map[string]string) float64 {
-	s.t.Helper()
-	m, err := testbed.Scrape(s.containers("agent")[0].Published[portMetrics])
-	require.NoError(s.t, err)
-	return m.Sum(name, labels)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
