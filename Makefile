@@ -78,7 +78,8 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 
 ## test ----------------------------------------------------------------------
 test: $(BIN) test-image
-	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) $(GO) test -count=1 -timeout 30m ./...
+	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
+	    $(GO) test -count=1 -timeout 30m ./...
 
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
@@ -105,8 +106,14 @@ image: $(BIN)
 	cp $(BIN) $(IMAGE_CONTEXT)/otelcol-tiered
 	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
 	cp configs/agent.yaml configs/gateway.yaml configs/sidecar.yaml $(IMAGE_CONTEXT)/configs/
+	@$(DOCKER) image inspect -f '{{.Id}}' $(IMAGE):$(VERSION) > $(BUILD_DIR)/image.previous 2>/dev/null || true
 	$(DOCKER) build -q -f deploy/docker/Dockerfile --build-arg VERSION=$(VERSION) \
 	    -t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CONTEXT)
+	@# The image's ID, for the tests: the tag may be moved by another build on this engine.
+	@$(DOCKER) image inspect -f '{{.Id}}' $(IMAGE):$(VERSION) > $(BUILD_DIR)/image.id
+	@# The image this one replaced, unless still used: rebuilds leave no 170 MB leftovers.
+	@if ! cmp -s $(BUILD_DIR)/image.previous $(BUILD_DIR)/image.id && [ -s $(BUILD_DIR)/image.previous ]; then \
+	    $(DOCKER) image rm $$(cat $(BUILD_DIR)/image.previous) >/dev/null 2>&1 || true; fi
 	@$(DOCKER) image inspect $(IMAGE):$(VERSION) --format '$(IMAGE):$(VERSION) {{.Size}} bytes' | \
 	    awk '{printf "%s: %.1f MB\n", $$1, $$2/1e6}'
 
