@@ -142,10 +142,16 @@ func (c *Compose) Containers(ctx context.Context, service string, all bool) ([]C
 }
 
 // InspectContainers reads containers by ID or name with `docker inspect`.
+// Containers removed meanwhile (a scale-in) are left out.
 func InspectContainers(ctx context.Context, ids ...string) ([]Container, error) {
-	out, err := exec.CommandContext(ctx, "docker", append([]string{"inspect"}, ids...)...).Output()
-	if err != nil {
-		return nil, fmt.Errorf("docker inspect: %w", err)
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"inspect"}, ids...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	// docker inspect exits 1 when any container is gone, and still prints
+	// the others.
+	if err != nil && !bytes.HasPrefix(bytes.TrimSpace(out), []byte("[")) {
+		return nil, fmt.Errorf("docker inspect: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	var raw []struct {
 		ID              string `json:"Id"`

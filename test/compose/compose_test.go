@@ -122,7 +122,15 @@ func sampler(s *stack) (stop func() []sample) {
 			}
 		}
 	}()
-	return func() []sample { close(done); return <-out }
+	return func() []sample {
+		close(done)
+		select {
+		case samples := <-out:
+			return samples
+		case <-time.After(time.Minute):
+			panic("the gateways' sampler did not stop within a minute")
+		}
+	}
 }
 
 // valueAt returns the last sampled value of a counter at or before t.

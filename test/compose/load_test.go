@@ -105,14 +105,15 @@ func (l *load) run() {
 	}
 }
 
-// send sends spans [from, to) of ids, retrying a refused request up to 40
-// times 250 ms apart, and returns when it was accepted; the traces of a
+// send sends spans [from, to) of ids, retrying a refused request for up to
+// 20 s, 250 ms apart, and returns when it was accepted; the traces of a
 // request never accepted are recorded.
 func (l *load) send(ids []pcommon.TraceID, from, to int) time.Time {
 	td := ptrace.NewTraces()
 	testbed.AppendSpans(td, "checkout", ids, from, to)
 	var err error
-	for attempt := range 40 {
+	giveUp := time.Now().Add(20 * time.Second)
+	for attempt := 0; attempt == 0 || time.Now().Before(giveUp); attempt++ {
 		if attempt > 0 {
 			l.mu.Lock()
 			l.retries++

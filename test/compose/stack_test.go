@@ -100,6 +100,16 @@ func startStack(t *testing.T, gateways int, env map[string]string) *stack {
 	require.NoError(t, err)
 	s := &stack{t: t, compose: c, sinkFile: filepath.Join(sinkDir, "sink.jsonl"), last: map[string]map[string]float64{}}
 	t.Cleanup(s.down)
+	// `go test -timeout` ends the process without cleanups: remove the
+	// project a minute before, should the test still be running then.
+	if deadline, ok := t.Deadline(); ok {
+		watchdog := time.AfterFunc(time.Until(deadline)-time.Minute, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+			defer cancel()
+			_ = c.Down(ctx)
+		})
+		t.Cleanup(func() { watchdog.Stop() })
+	}
 	t.Logf("compose project %s (%s)", c.Project, c.Tool())
 
 	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -248,12 +258,14 @@ func (s *stack) scale(n int) {
 
 // gatewayCounters scrapes every running gateway and returns, for each
 // series key given, the value summed over all gateways ever seen (a
-// replica removed keeps its last value).
+// replica removed keeps its last value; one that does not answer, too).
 func (s *stack) gatewayCounters(series map[string]seriesKey) map[string]float64 {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, gw := range s.containers("gateway") {
+	// Called from the sampler's goroutine too: no require here.
+	gateways, _ := s.compose.Containers(context.Background(), "gateway", false)
+	for _, gw := range gateways {
 		m, err := testbed.Scrape(gw.Published[portMetrics])
 		if err != nil {
 			continue // stopping or not yet up: its last values stay
