@@ -25,6 +25,7 @@ COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -n
 export CGO_ENABLED := 0
 
 .PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools
+.PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale
 
 all: build
 
@@ -76,8 +77,9 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 	$(GO) build -o $@ ./cmd/tieredrun
 
 ## test ----------------------------------------------------------------------
-test: $(BIN)
-	OTELCOL_TIERED_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+test: $(BIN) test-image
+	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
+	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
 # The stickycheck peer protocol's decoder, fuzzed for a bounded time (its seed
@@ -90,10 +92,82 @@ fuzz:
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
 
+## kubernetes ----------------------------------------------------------------
+# Each overlay of deploy/k8s rendered (kustomize Go API) to
+# deploy/k8s/rendered/<overlay>.yaml, to read or to `kubectl apply -f`.
+# The manifests' tests run in `make test` (deploy/k8s).
+.PHONY: k8s-render
+k8s-render:
+	$(GO) run ./cmd/k8srender -root deploy/k8s -out deploy/k8s/rendered
 # The tier rules of the topology extension, offline, on each tier's config
 # (no binary needed); set the env a pod would have to check it as it sees it.
 check-configs:
 	$(GO) run ./cmd/tiercheck configs/agent.yaml configs/gateway.yaml configs/sidecar.yaml
+
+## image and compose ---------------------------------------------------------
+# One image for the three tiers (deploy/docker/Dockerfile), FROM scratch and
+# built from files on the host only: the build context build/image/ gets the
+# binary, the host's CA bundle, the tier configs and the empty writable dirs.
+DOCKER        ?= docker
+IMAGE         ?= otelcol-tiered
+IMAGE_CONTEXT := $(BUILD_DIR)/image
+CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
+# docker compose v2 when the plugin is there, else docker-compose (1.29).
+COMPOSE         ?= $(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(DOCKER) compose" || echo docker-compose)
+COMPOSE_PROJECT ?= otelcol-tiered
+# The sink writes what it receives to $(COMPOSE_SINK)/sink.jsonl.
+COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
+COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) SINK_DIR=$(COMPOSE_SINK) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
+
+image: $(BIN)
+	rm -rf $(IMAGE_CONTEXT)
+	mkdir -p $(IMAGE_CONTEXT)/configs $(IMAGE_CONTEXT)/var-lib/queue $(IMAGE_CONTEXT)/var-lib/sink $(IMAGE_CONTEXT)/rootfs/tmp
+	chmod 1777 $(IMAGE_CONTEXT)/rootfs/tmp
+	cp $(BIN) $(IMAGE_CONTEXT)/otelcol-tiered
+	cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
+	cp configs/agent.yaml configs/gateway.yaml configs/sidecar.yaml $(IMAGE_CONTEXT)/configs/
+	@$(DOCKER) image inspect -f '{{.Id}}' $(IMAGE):$(VERSION) > $(BUILD_DIR)/image.previous 2>/dev/null || true
+	$(DOCKER) build -q -f deploy/docker/Dockerfile --build-arg VERSION=$(VERSION) \
+	    -t $(IMAGE):$(VERSION) -t $(IMAGE):latest $(IMAGE_CONTEXT)
+	@# The image's ID, for the tests: the tag may be moved by another build on this engine.
+	@$(DOCKER) image inspect -f '{{.Id}}' $(IMAGE):$(VERSION) > $(BUILD_DIR)/image.id
+	@# The image this one replaced, unless still used: rebuilds leave no 170 MB leftovers.
+	@if ! cmp -s $(BUILD_DIR)/image.previous $(BUILD_DIR)/image.id && [ -s $(BUILD_DIR)/image.previous ]; then \
+	    $(DOCKER) image rm $$(cat $(BUILD_DIR)/image.previous) >/dev/null 2>&1 || true; fi
+	@$(DOCKER) image inspect $(IMAGE):$(VERSION) --format '$(IMAGE):$(VERSION) {{.Size}} bytes' | \
+	    awk '{printf "%s: %.1f MB\n", $$1, $$2/1e6}'
+
+# make test builds the image for the compose test when a Docker engine answers;
+# without one the test skips and says why.
+test-image: $(BIN)
+	@if $(DOCKER) info >/dev/null 2>&1; then $(MAKE) --no-print-directory image; \
+	else echo "no Docker engine answers: image not built, the compose test will skip"; fi
+
+# The local topology in compose: agent, 3 gateways, sink (README, "Try it locally").
+compose-up: image
+	@mkdir -p $(COMPOSE_SINK) && chmod 0777 $(COMPOSE_SINK)
+	$(COMPOSE_CMD) up -d
+	$(COMPOSE_CMD) ps
+
+compose-down:
+	$(COMPOSE_CMD) down -v --remove-orphans
+
+# A live scale event: make compose-scale GATEWAYS=4 (scale-in stops the
+# surplus replicas gracefully, within the service's stop_grace_period).
+GATEWAYS ?= 3
+compose-scale:
+	$(COMPOSE_CMD) up -d --no-recreate --scale gateway=$(GATEWAYS)
+
+# Each gateway's ring and stickycheck counters, refreshed (Ctrl-C ends it).
+compose-watch:
+	deploy/compose/watch.sh $(COMPOSE_PROJECT)
+
+# The load generator's image for the compose profile `load` (cmd/loadgen).
+image-loadgen:
+	@test -d cmd/loadgen || { echo "cmd/loadgen is not in this tree yet: no load generator image to build"; exit 1; }
+	rm -rf $(BUILD_DIR)/image-loadgen && mkdir -p $(BUILD_DIR)/image-loadgen
+	$(GO) build -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/image-loadgen/loadgen ./cmd/loadgen
+	$(DOCKER) build -q -f deploy/docker/loadgen.Dockerfile -t $(IMAGE)-loadgen:$(VERSION) -t $(IMAGE)-loadgen:latest $(BUILD_DIR)/image-loadgen
 
 ## lint ----------------------------------------------------------------------
 generate: $(MDATAGEN)

@@ -128,7 +128,7 @@ func startReplica(t *testing.T, member string, members []string, host component.
 		host = componenttest.NewNopHost()
 	}
 	require.NoError(t, proc.Start(context.Background(), host))
-	r := &replica{harness: &harness{tel: tel, sink: sink, proc: proc, sc: sc}, member: member, sc: sc, resolver: res, proc: proc}
+	r := &replica{harness: &harness{tel: tel, sink: sink, proc: proc}, member: member, sc: sc, resolver: res, proc: proc}
 	t.Cleanup(func() {
 		r.stop(t)
 		require.NoError(t, tel.Shutdown(context.Background()))
