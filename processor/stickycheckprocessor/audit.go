@@ -70,14 +70,16 @@ func (a *audit) shutdown(ctx context.Context) error {
 	return err
 }
 
-// sweep forgets the traces not seen for a window, records how many are
-// remembered and settles the splits whose handoff did not come. Each pass
-// reads the whole table (a few ms for a million traces): an eighth of the
-// window apart, at most 5 s.
+// sweep forgets the traces not seen for a window and records how many are
+// remembered, an eighth of the window apart (each pass reads the whole
+// table: a few ms for a million traces); and soon after grace has passed
+// since a change, it settles the splits whose handoff did not come.
 func (a *audit) sweep() {
 	defer a.wg.Done()
-	ticker := time.NewTicker(min(max(a.cfg.Window/8, 10*time.Millisecond), 5*time.Second))
+	expireEvery := min(max(a.cfg.Window/8, 10*time.Millisecond), 5*time.Second)
+	ticker := time.NewTicker(min(expireEvery, max(a.p.cfg.Grace/8, 100*time.Millisecond)))
 	defer ticker.Stop()
+	var lastExpire time.Time
 	for {
 		select {
 		case <-a.stop:
@@ -85,6 +87,10 @@ func (a *audit) sweep() {
 		case <-ticker.C:
 			now := a.p.now()
 			a.settlePending(now)
+			if d := now.Sub(lastExpire); d >= 0 && d < expireEvery {
+				continue
+			}
+			lastExpire = now
 			_, live := a.table.expire(a.table.tick(now))
 			a.p.telemetry.ProcessorStickycheckTracesTracked.Record(context.Background(), int64(live))
 		}
