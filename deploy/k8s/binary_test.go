@@ -170,6 +170,9 @@ func (c *comparison) walk(ours, printed any, path string) {
 	switch o := ours.(type) {
 	case map[string]any:
 		p, ok := printed.(map[string]any)
+		if !ok && printed == nil && o["enabled"] == false {
+			return // a configoptional section switched off prints as null
+		}
 		if !ok {
 			c.differ = append(c.differ, fmt.Sprintf("%s: ours is a map, the binary's %v", path, printed))
 			return
