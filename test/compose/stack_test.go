@@ -289,17 +289,3 @@ type seriesKey struct {
 	metric string
 	labels map[string]string
 }
-
-// has reports whether any running gateway exposes the metric (issue 5's
-// traces_split is not there before it merges).
-func (s *stack) has(metric string) bool {
-	for _, gw := range s.containers("gateway") {
-		m, err := testbed.Scrape(gw.Published[portMetrics])
-		if err == nil {
-			if _, ok := m[metric]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
