@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
@@ -53,24 +52,7 @@ func TestSidecarAndAgentSendEachTraceToOneGateway(t *testing.T) {
 	}
 
 	got := waitForSinkSpans(t, run.SinkFile, traces*spansPerTrace, 90*time.Second)
-	perGateway := map[string]int{}
-	for _, id := range ids {
-		seen := map[pcommon.SpanID]int{}
-		gateways := map[string]bool{}
-		for _, s := range got[id] {
-			seen[s.SpanID]++
-			gateways[s.Gateway] = true
-		}
-		for i := range spansPerTrace {
-			require.Equalf(t, 1, seen[testbed.SpanID(id, i)], "trace %s: span %d arrived %d times", id, i, seen[testbed.SpanID(id, i)])
-		}
-		require.Lenf(t, got[id], spansPerTrace, "trace %s: unexpected spans", id)
-		require.Lenf(t, gateways, 1, "trace %s (spans from the sidecar and the agent) passed through several gateways: %v", id, keys(gateways))
-		for gw := range gateways {
-			require.NotEmptyf(t, gw, "trace %s: no otelcol.gateway attribute", id)
-			perGateway[gw]++
-		}
-	}
+	perGateway := requireWholeOnOneGateway(t, got, ids, spansPerTrace)
 	require.Lenf(t, perGateway, 3, "traces per gateway: %v", perGateway)
 
 	waitForGatewaySum(t, run, "otelcol_processor_stickycheck_spans_checked", traces*spansPerTrace)
