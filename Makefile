@@ -24,7 +24,7 @@ GOLANGCI   := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null)
 export CGO_ENABLED := 0
 
-.PHONY: all build manifest run test unit-test e2e-test validate-configs check-configs lint generate clean tools
+.PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools
 .PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale
 
 all: build
@@ -81,6 +81,14 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 test: $(BIN) test-image
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	    $(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+# The stickycheck peer protocol's decoder, fuzzed for a bounded time (its seed
+# corpus also runs in every `go test`). A crasher fails the target and is kept
+# under processor/stickycheckprocessor/testdata/fuzz.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./processor/stickycheckprocessor
 
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done

@@ -17,6 +17,8 @@ const (
 	PortMetrics  = 8888
 	PortHealth   = 13133
 	PortTopology = 13134
+	// PortPeer is the gateways' stickycheck audit peer protocol.
+	PortPeer = 4319
 )
 
 // Options shape a local topology.
@@ -147,6 +149,9 @@ func (o Options) member(name, config, host string, env map[string]string) Member
 	}
 	if name != "sink" {
 		m.Listens = append(m.Listens, Listen{"topology", m.Addr(PortTopology)})
+	}
+	if config == "gateway.yaml" {
+		m.Listens = append(m.Listens, Listen{"stickycheck peer", m.Addr(PortPeer)})
 	}
 	return m
 }

@@ -23,6 +23,7 @@ func TestPlanLaysOutAddressesAndSharedResolver(t *testing.T) {
 		assert.Equal(t, "127.0.40.20:4317", gw.Env["BACKEND_ENDPOINT"])
 		assert.Equal(t, "1s", gw.Env["DECISION_WAIT"])
 		assert.Equal(t, gw.Host, gw.Env["POD_IP"])
+		assert.Contains(t, gw.Listens, Listen{"stickycheck peer", gw.Addr(PortPeer)}, "the audit's peer port is checked free too")
 	}
 	assert.Equal(t, wantResolver, topo.Agent.Env["GATEWAY_RESOLVER"])
 	assert.Equal(t, "configs/agent.yaml", topo.Agent.Config)

@@ -3,14 +3,20 @@ package stickycheckprocessor
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
 )
 
@@ -43,4 +49,144 @@ func BenchmarkCheckPass(b *testing.B) {
 	perSpan := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / 1000
 	b.ReportMetric(perSpan, "ns/span")
 	b.ReportMetric(float64(testing.AllocsPerRun(10, func() { _, _ = sc.processTraces(ctx, td) }))/1000, "allocs/span")
+}
+
+// ownedBatch is a batch of spansPer spans for each of n traces that self
+// owns among members: what a replica gets in steady state.
+func ownedBatch(seed uint64, members []string, self string, n, spansPer int) ptrace.Traces {
+	r := ring.New(ring.Current, members)
+	var ids []pcommon.TraceID
+	for _, id := range testbed.TraceIDs(seed, n*len(members)*2) {
+		if len(ids) < n && r.OwnerName(id) == self {
+			ids = append(ids, id)
+		}
+	}
+	td := ptrace.NewTraces()
+	for i := range spansPer {
+		testbed.AppendSpans(td, "cart", ids, i, i+1)
+	}
+	return td
+}
+
+// startAuditBench starts a replica of a ring of 10 with the audit on and a
+// table of maxTraces, and fills it with prefill other traces.
+func startAuditBench(b *testing.B, maxTraces, prefill int) (*stickyCheck, []string) {
+	ten := make([]string, 10)
+	for i := range ten {
+		ten[i] = fmt.Sprintf("127.0.56.%d:4317", i+1)
+	}
+	cfg := auditConfig(ten[3], ten)
+	cfg.Audit.Get().MaxTraces = maxTraces
+	set := processortest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = componenttest.NewNopTelemetrySettings()
+	sc, err := newStickyCheck(set, cfg)
+	require.NoError(b, err)
+	require.NoError(b, sc.start(context.Background(), componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, sc.shutdown(context.Background())) })
+	ctx := context.Background()
+	for i := 0; i < prefill; i += 1000 {
+		require.NoError(b, ignore(sc.processTraces(ctx, ownedBatch(uint64(1000+i), ten, ten[3], 1000, 1))))
+	}
+	return sc, ten
+}
+
+func ignore(_ ptrace.Traces, err error) error { return err }
+
+// The audit on the hot path, for traces already tracked, in a table of a
+// million holding 500,000 others: batches of 1,000 spans in 100 traces
+// (as BenchmarkCheckPass), and the worst case of one span per trace; each
+// against the same batches without the audit. 100 different batches take
+// turns, so that the table's lines are not all in the CPU's cache.
+func BenchmarkAuditTrackedTraces(b *testing.B) {
+	for _, shape := range []struct {
+		name             string
+		traces, spansPer int
+		audit            bool
+	}{{"100x10/audit", 100, 10, true}, {"100x10/off", 100, 10, false}, {"1000x1/audit", 1000, 1, true}, {"1000x1/off", 1000, 1, false}} {
+		b.Run(shape.name, func(b *testing.B) {
+			sc, ten := startAuditBench(b, 1_000_000, 500_000)
+			if !shape.audit {
+				a := sc.audit
+				sc.audit = nil
+				b.Cleanup(func() { sc.audit = a })
+			}
+			batches := make([]ptrace.Traces, 100)
+			ctx := context.Background()
+			for i := range batches {
+				batches[i] = ownedBatch(uint64(10+i), ten, ten[3], shape.traces, shape.spansPer)
+				require.NoError(b, ignore(sc.processTraces(ctx, batches[i]))) // tracked from now on
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				if _, err := sc.processTraces(ctx, batches[i%len(batches)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.StopTimer()
+			spans := float64(batches[0].SpanCount())
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spans, "ns/span")
+			b.ReportMetric(testing.AllocsPerRun(10, func() { _, _ = sc.processTraces(ctx, batches[0]) })/spans, "allocs/span")
+		})
+	}
+}
+
+// Memory of the window table, measured on the heap: a table of a million
+// traces, filled.
+func BenchmarkAuditTableMemory(b *testing.B) {
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		tr := newTracker(1_000_000, time.Minute, time.Now())
+		rng := rand.New(rand.NewPCG(1, 1))
+		for range 1_000_000 {
+			id := randomID(rng)
+			sh, h := tr.shardOf(&id)
+			e, _ := sh.upsert(&id, h, 1, tr.window)
+			e.flags |= efLocal
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		live := 0
+		for i := range tr.shards {
+			live += tr.shards[i].live
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(live), "bytes/trace")
+		b.ReportMetric(float64(live), "traces")
+		runtime.KeepAlive(tr)
+	}
+}
+
+// The table alone: recording batches of 256 distinct traces already
+// tracked, in a table of a million holding 500,000; per trace. The traces
+// are owned, as in steady state: nothing is reported.
+func BenchmarkAuditRecord(b *testing.B) {
+	sc, _ := startAuditBench(b, 1_000_000, 0)
+	a := sc.audit
+	v := sc.view.Load()
+	rng := rand.New(rand.NewPCG(2, 2))
+	ids := make([][16]byte, 500_000)
+	now := time.Now()
+	ab := a.begin(v, now, false)
+	for i := range ids {
+		ids[i] = randomID(rng)
+		a.observe(ab, &ids[i], v.self) // owned: no reports
+	}
+	a.finish(context.Background(), ab)
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		ab := a.begin(v, now, false)
+		for range batchTraces {
+			id := &ids[(i*7919)%len(ids)]
+			a.observe(ab, id, v.self)
+			i++
+		}
+		a.finish(context.Background(), ab)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/batchTraces, "ns/trace")
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configoptional"
+
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 )
 
@@ -41,6 +43,9 @@ type Config struct {
 	// Grace is how long after a member list change misroutes count with
 	// reason ring_change instead of not_owner.
 	Grace time.Duration `mapstructure:"grace"`
+	// Audit, when present, counts split traces across the tier with the
+	// other replicas (see AuditConfig).
+	Audit configoptional.Optional[AuditConfig] `mapstructure:"audit"`
 }
 
 // Validate checks the configuration.
@@ -66,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Grace < 0 {
 		errs = append(errs, fmt.Errorf("grace: must not be negative, got %s", c.Grace))
+	}
+	if c.Audit.HasValue() {
+		errs = append(errs, c.Audit.Get().validate()...)
 	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,69 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, confmap.Validate(cfg))
 	assert.True(t, cfg.Resolver.K8s.Get().ReturnHostnames)
 	assert.Equal(t, ActionDrop, cfg.Action)
+	assert.False(t, cfg.Audit.HasValue(), "the audit is off unless its section is present")
+}
+
+func TestLoadAuditConfig(t *testing.T) {
+	cfg := loadConfig(t, "audit")
+	require.NoError(t, confmap.Validate(cfg))
+	require.True(t, cfg.Audit.HasValue())
+	a := cfg.Audit.Get()
+	assert.Equal(t, 45*time.Second, a.Window)
+	assert.Equal(t, 200_000, a.MaxTraces)
+	assert.Equal(t, 14319, a.Peer.Port)
+	assert.Equal(t, "10.0.0.1:14319", a.Peer.Server.NetAddr.Endpoint)
+	assert.EqualValues(t, 524288, a.Peer.Server.MaxRequestBodySize)
+	assert.Equal(t, "bearertokenauth", a.Peer.Server.Auth.Get().Config.AuthenticatorID.String())
+	assert.Equal(t, "/etc/otelcol/peer-ca.crt", a.Peer.Client.TLS.CAFile)
+	assert.Equal(t, "/etc/otelcol/peer.crt", a.Peer.Server.TLS.Get().CertFile)
+	assert.Equal(t, "https", a.Peer.peerScheme(), "the server has tls: so have the peers")
+	assert.Equal(t, 2*time.Second, a.Peer.Client.Timeout)
+	assert.Equal(t, 500*time.Millisecond, a.Peer.FlushInterval)
+	assert.Equal(t, 5000, a.Peer.QueueSize)
+
+	// An empty section turns the audit on with the defaults.
+	cfg = loadConfig(t, "audit_defaults")
+	require.NoError(t, confmap.Validate(cfg))
+	require.True(t, cfg.Audit.HasValue())
+	a = cfg.Audit.Get()
+	assert.Equal(t, defaultWindow, a.Window)
+	assert.Equal(t, defaultMaxTraces, a.MaxTraces)
+	assert.Equal(t, defaultPeerPort, a.Peer.Port)
+	assert.Empty(t, a.Peer.Server.NetAddr.Endpoint, "derived from self at start")
+	assert.EqualValues(t, defaultMaxRequestBodySize, a.Peer.Server.MaxRequestBodySize)
+	assert.Equal(t, "http", a.Peer.peerScheme())
+	assert.Equal(t, defaultPeerTimeout, a.Peer.Client.Timeout)
+	assert.Equal(t, defaultFlushInterval, a.Peer.FlushInterval)
+	assert.Equal(t, defaultQueueSize, a.Peer.QueueSize)
+}
+
+func TestInvalidAuditConfigNamesEachField(t *testing.T) {
+	err := confmap.Validate(loadConfig(t, "audit_invalid"))
+	require.Error(t, err)
+	for _, want := range []string{
+		"audit::window: must be positive, got 0s",
+		"audit::max_traces: must be between 1 and 268435456, got 0",
+		"audit::peer::port: must be between 1 and 65535, got 70000",
+		`audit::peer::client::endpoint: must be empty, got "http://10.0.0.2:4319"`,
+		"audit::peer::flush_interval: must be positive, got 0s",
+		"audit::peer::queue_size: must be positive, got 0",
+		"audit::peer::client::tls: certificates are set but audit::peer::server has no tls",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestPeerAddressTakesTheMembersHost(t *testing.T) {
+	for member, want := range map[string]string{
+		"10.0.0.1:4317":  "10.0.0.1:4319",
+		"10.0.0.1":       "10.0.0.1:4319",
+		"[fd00::1]:4317": "[fd00::1]:4319",
+		"[fd00::1]":      "[fd00::1]:4319",
+		"otel-gateway-0.otel-gateway-headless.observability:4317": "otel-gateway-0.otel-gateway-headless.observability:4319",
+	} {
+		assert.Equal(t, want, peerAddress(member, 4319), member)
+	}
 }
 
 func TestInvalidConfigsNameTheField(t *testing.T) {

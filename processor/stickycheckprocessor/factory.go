@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
@@ -27,7 +28,12 @@ func NewFactory() processor.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{Ring: string(ring.Current), Action: ActionPass, Grace: defaultGrace}
+	return &Config{
+		Ring:   string(ring.Current),
+		Action: ActionPass,
+		Grace:  defaultGrace,
+		Audit:  configoptional.Default(defaultAuditConfig()),
+	}
 }
 
 func createTracesProcessor(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
@@ -36,8 +42,12 @@ func createTracesProcessor(ctx context.Context, set processor.Settings, cfg comp
 	if err != nil {
 		return nil, err
 	}
-	return processorhelper.NewTraces(ctx, set, cfg, next, p.processTraces,
+	return p.tracesProcessor(ctx, set, next)
+}
+
+func (p *stickyCheck) tracesProcessor(ctx context.Context, set processor.Settings, next consumer.Traces) (processor.Traces, error) {
+	return processorhelper.NewTraces(ctx, set, p.cfg, next, p.processTraces,
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: c.Action != ActionPass}))
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: p.cfg.Action != ActionPass}))
 }

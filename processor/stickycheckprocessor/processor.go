@@ -2,7 +2,9 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,10 +30,15 @@ type view struct {
 	self      int // index of self in the ring's members, -1 when absent
 	changedAt time.Time
 	first     bool // the first list resolved: no agent can be behind it
+	// gen counts the member lists; prev is the view before this one (without
+	// its own prev), which the audit needs while it moves to this one.
+	gen  uint64
+	prev *view
 }
 
 type stickyCheck struct {
 	cfg       *Config
+	set       processor.Settings
 	gen       ring.Generation
 	self      string
 	logger    *zap.Logger
@@ -39,6 +46,8 @@ type stickyCheck struct {
 	metrics   *counters
 	resolver  ring.Resolver
 	view      atomic.Pointer[view]
+	changeMu  sync.Mutex // serializes member list changes
+	audit     *audit     // nil without the audit section
 	now       func() time.Time
 }
 
@@ -56,14 +65,17 @@ func newStickyCheck(set processor.Settings, cfg *Config) (*stickyCheck, error) {
 		return nil, err
 	}
 	p := &stickyCheck{
-		cfg: cfg, gen: gen, self: cfg.Self, logger: set.Logger,
+		cfg: cfg, set: set, gen: gen, self: cfg.Self, logger: set.Logger,
 		telemetry: tb, metrics: newCounters(tb), resolver: resolver, now: time.Now,
 	}
 	p.view.Store(&view{ring: ring.New(gen, nil), self: -1, first: true})
+	if cfg.Audit.HasValue() {
+		p.audit = newAudit(p, cfg.Audit.Get())
+	}
 	return p, nil
 }
 
-func (p *stickyCheck) start(ctx context.Context, _ component.Host) error {
+func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 	if p.cfg.ResolveSelf {
 		self, err := resolveSelf(ctx, p.cfg.Self)
 		if err != nil {
@@ -72,22 +84,39 @@ func (p *stickyCheck) start(ctx context.Context, _ component.Host) error {
 		p.self = self
 		p.logger.Info("self resolved", zap.String("self", self))
 	}
+	if p.audit != nil {
+		if err := p.audit.start(ctx, host); err != nil {
+			return err
+		}
+	}
 	p.resolver.OnChange(p.setMembers)
 	return p.resolver.Start(ctx)
 }
 
 func (p *stickyCheck) shutdown(ctx context.Context) error {
 	err := p.resolver.Shutdown(ctx)
+	if p.audit != nil {
+		err = errors.Join(err, p.audit.shutdown(ctx))
+	}
 	p.telemetry.Shutdown()
 	return err
 }
 
 // setMembers installs the ring of a new member list.
 func (p *stickyCheck) setMembers(members []string) {
-	old := p.view.Load()
+	p.changeMu.Lock()
+	defer p.changeMu.Unlock()
+	old := *p.view.Load()
+	old.prev = nil
 	r := ring.New(p.gen, members)
-	v := &view{ring: r, self: r.IndexOf(p.self), changedAt: p.now(), first: old.first && len(old.ring.Members()) == 0}
+	v := &view{
+		ring: r, self: r.IndexOf(p.self), changedAt: p.now(), first: old.first && len(old.ring.Members()) == 0,
+		gen: old.gen + 1, prev: &old,
+	}
 	p.view.Store(v)
+	if p.audit != nil {
+		p.audit.ringChanged(&old, v)
+	}
 
 	ctx := context.Background()
 	p.telemetry.ProcessorStickycheckRingMembers.Record(ctx, int64(len(r.Members())))
@@ -107,9 +136,14 @@ func (p *stickyCheck) setMembers(members []string) {
 // processTraces checks each span; the ring lookup is done once per trace.
 func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
 	v := p.view.Load()
-	withinGrace := !v.first && p.now().Sub(v.changedAt) < p.cfg.Grace
+	now := p.now()
+	withinGrace := p.withinGrace(v, now)
 	var c batchCounts
 	var cache ownerCache
+	var ab *auditBatch
+	if p.audit != nil {
+		ab = p.audit.begin(v, now, withinGrace)
+	}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -118,7 +152,7 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 			c.checked += spans.Len()
 			if p.cfg.Action == ActionDrop {
 				spans.RemoveIf(func(s ptrace.Span) bool {
-					reason := p.check(v, &cache, s, withinGrace)
+					reason := p.check(v, &cache, ab, s, withinGrace)
 					c.add(reason)
 					return reason != reasonNone
 				})
@@ -126,7 +160,7 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 			}
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
-				reason := p.check(v, &cache, s, withinGrace)
+				reason := p.check(v, &cache, ab, s, withinGrace)
 				c.add(reason)
 				if reason != reasonNone && p.cfg.Action == ActionTag {
 					s.Attributes().PutStr(attrOwner, v.ring.OwnerName(s.TraceID()))
@@ -136,6 +170,9 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 		}
 	}
 	p.metrics.record(ctx, &c, p.cfg.Action == ActionDrop)
+	if ab != nil {
+		p.audit.finish(ctx, ab)
+	}
 	if p.cfg.Action == ActionDrop {
 		td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
@@ -148,18 +185,27 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 	return td, nil
 }
 
-// check returns why the span is misrouted, or reasonNone.
-func (p *stickyCheck) check(v *view, cache *ownerCache, s ptrace.Span, withinGrace bool) reason {
-	if v.self < 0 {
-		return reasonSelfNotMember
-	}
+// withinGrace tells whether misroutes under v are blamed on its change.
+func (p *stickyCheck) withinGrace(v *view, now time.Time) bool {
+	return !v.first && now.Sub(v.changedAt) < p.cfg.Grace
+}
+
+// check returns why the span is misrouted, or reasonNone. The first span of
+// each trace in the batch looks the owner up and, with the audit, records
+// the trace.
+func (p *stickyCheck) check(v *view, cache *ownerCache, ab *auditBatch, s ptrace.Span, withinGrace bool) reason {
 	id := [16]byte(s.TraceID())
 	owner, ok := cache.get(id)
 	if !ok {
 		owner = v.ring.Owner(id)
 		cache.put(id, owner)
+		if ab != nil {
+			p.audit.observe(ab, &id, owner)
+		}
 	}
 	switch {
+	case v.self < 0:
+		return reasonSelfNotMember
 	case owner == v.self:
 		return reasonNone
 	case withinGrace:

@@ -17,6 +17,9 @@ import (
 // Through the agent's load-balancing exporter no span is misrouted; spans
 // sent around it, straight to every gateway, are counted exactly: one
 // misroute for each span that reached a replica other than its trace's owner.
+// The split-trace audit (on in the gateway config) counts each of those
+// traces once across the tier, over the gateways' peer protocol, and the
+// clean traces cause neither counts nor peer traffic.
 func TestStickycheckCountsExactlyTheSpansThatBypassTheRing(t *testing.T) {
 	const (
 		traces        = 10_000
@@ -71,6 +74,30 @@ func TestStickycheckCountsExactlyTheSpansThatBypassTheRing(t *testing.T) {
 	}
 	assert.Equal(t, bypassed*(len(run.Gateways)-1), total, "each bypassing span reached two non-owners")
 	t.Logf("misrouted per gateway: %v", want)
+
+	// Each non-owner reports each bypassing trace to its owner once; the
+	// owner counts the trace once.
+	waitForGatewaySum(t, run, "otelcol_processor_stickycheck_peer_reports_received", bypassed*(len(run.Gateways)-1))
+	waitForGatewaySum(t, run, "otelcol_processor_stickycheck_traces_split", bypassed)
+	time.Sleep(2 * time.Second) // two flush intervals: nothing more comes
+	assert.EqualValues(t, bypassed, gatewaySum(t, run, "otelcol_processor_stickycheck_traces_split", map[string]string{"cause": "misrouted"}))
+	assert.EqualValues(t, bypassed*(len(run.Gateways)-1), gatewaySum(t, run, "otelcol_processor_stickycheck_peer_reports_sent", nil),
+		"no report for the clean traces")
+	assert.Zero(t, gatewaySum(t, run, "otelcol_processor_stickycheck_peer_reports_dropped", nil))
+	assert.Zero(t, gatewaySum(t, run, "otelcol_processor_stickycheck_peer_reports_rejected", nil))
+	for _, gw := range run.Gateways {
+		m, err := testbed.Scrape(gw.Addr(localtopo.PortMetrics))
+		require.NoError(t, err)
+		// The owner counts: the replica that owns more bypassing traces
+		// counts more of them.
+		owned := 0
+		for _, id := range ids[:bypassed] {
+			if r.OwnerName([16]byte(id)) == gw.Addr(localtopo.PortOTLPGRPC) {
+				owned++
+			}
+		}
+		assert.EqualValuesf(t, owned, m.Sum("otelcol_processor_stickycheck_traces_split", nil), "split traces counted by %s, their owner", gw.Name)
+	}
 }
 
 func gatewaySum(t *testing.T, run *localtopo.Running, name string, labels map[string]string) float64 {

@@ -23,15 +23,23 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                              metric.Meter
-	mu                                 sync.Mutex
-	registrations                      []metric.Registration
-	ProcessorStickycheckRingChanges    metric.Int64Counter
-	ProcessorStickycheckRingHash       metric.Int64Gauge
-	ProcessorStickycheckRingMembers    metric.Int64Gauge
-	ProcessorStickycheckSpansChecked   metric.Int64Counter
-	ProcessorStickycheckSpansDropped   metric.Int64Counter
-	ProcessorStickycheckSpansMisrouted metric.Int64Counter
+	meter                                   metric.Meter
+	mu                                      sync.Mutex
+	registrations                           []metric.Registration
+	ProcessorStickycheckPeerBytesSent       metric.Int64Counter
+	ProcessorStickycheckPeerReportsDropped  metric.Int64Counter
+	ProcessorStickycheckPeerReportsReceived metric.Int64Counter
+	ProcessorStickycheckPeerReportsRejected metric.Int64Counter
+	ProcessorStickycheckPeerReportsSent     metric.Int64Counter
+	ProcessorStickycheckRingChanges         metric.Int64Counter
+	ProcessorStickycheckRingHash            metric.Int64Gauge
+	ProcessorStickycheckRingMembers         metric.Int64Gauge
+	ProcessorStickycheckSpansChecked        metric.Int64Counter
+	ProcessorStickycheckSpansDropped        metric.Int64Counter
+	ProcessorStickycheckSpansMisrouted      metric.Int64Counter
+	ProcessorStickycheckTracesEvicted       metric.Int64Counter
+	ProcessorStickycheckTracesSplit         metric.Int64Counter
+	ProcessorStickycheckTracesTracked       metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -63,6 +71,36 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorStickycheckPeerBytesSent, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_peer_bytes_sent",
+		metric.WithDescription("Bytes of peer messages delivered (HTTP request bodies, as sent). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckPeerReportsDropped, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_peer_reports_dropped",
+		metric.WithDescription("Reports (one trace each) dropped unsent. [Development]"),
+		metric.WithUnit("{reports}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckPeerReportsReceived, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_peer_reports_received",
+		metric.WithDescription("Reports (one trace each) received from peer replicas. [Development]"),
+		metric.WithUnit("{reports}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckPeerReportsRejected, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_peer_reports_rejected",
+		metric.WithDescription("Peer messages this replica rejected. [Development]"),
+		metric.WithUnit("{messages}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckPeerReportsSent, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_peer_reports_sent",
+		metric.WithDescription("Reports (one trace each) delivered to peer replicas. [Development]"),
+		metric.WithUnit("{reports}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorStickycheckRingChanges, err = builder.meter.Int64Counter(
 		"otelcol_processor_stickycheck_ring_changes",
 		metric.WithDescription("Changes of the ring's member list after the first. [Development]"),
@@ -97,6 +135,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_stickycheck_spans_misrouted",
 		metric.WithDescription("Spans that reached this replica although the ring gives their trace to another member. [Development]"),
 		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckTracesEvicted, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_traces_evicted",
+		metric.WithDescription("Traces forgotten before their window ended because the table was full (raise audit max_traces). [Development]"),
+		metric.WithUnit("{traces}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckTracesSplit, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_traces_split",
+		metric.WithDescription("Traces whose spans were seen by two or more replicas, counted once in the tier, by the trace's owner (sum over the replicas). [Development]"),
+		metric.WithUnit("{traces}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckTracesTracked, err = builder.meter.Int64Gauge(
+		"otelcol_processor_stickycheck_traces_tracked",
+		metric.WithDescription("Traces this replica remembers (seen within the audit window). [Development]"),
+		metric.WithUnit("{traces}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

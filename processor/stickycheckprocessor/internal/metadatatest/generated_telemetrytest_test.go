@@ -19,12 +19,35 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ProcessorStickycheckPeerBytesSent.Add(context.Background(), 1)
+	tb.ProcessorStickycheckPeerReportsDropped.Add(context.Background(), 1)
+	tb.ProcessorStickycheckPeerReportsReceived.Add(context.Background(), 1)
+	tb.ProcessorStickycheckPeerReportsRejected.Add(context.Background(), 1)
+	tb.ProcessorStickycheckPeerReportsSent.Add(context.Background(), 1)
 	tb.ProcessorStickycheckRingChanges.Add(context.Background(), 1)
 	tb.ProcessorStickycheckRingHash.Record(context.Background(), 1)
 	tb.ProcessorStickycheckRingMembers.Record(context.Background(), 1)
 	tb.ProcessorStickycheckSpansChecked.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansDropped.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansMisrouted.Add(context.Background(), 1)
+	tb.ProcessorStickycheckTracesEvicted.Add(context.Background(), 1)
+	tb.ProcessorStickycheckTracesSplit.Add(context.Background(), 1)
+	tb.ProcessorStickycheckTracesTracked.Record(context.Background(), 1)
+	AssertEqualProcessorStickycheckPeerBytesSent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckPeerReportsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckPeerReportsReceived(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckPeerReportsRejected(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckPeerReportsSent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckRingChanges(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -41,6 +64,15 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckSpansMisrouted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckTracesEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckTracesSplit(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckTracesTracked(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
