@@ -69,9 +69,10 @@ $(BIN): $(BUILD_DIR)/builder-config.yaml $(OCB) go.mod go.sum $(COMPONENT_SRCS)
 build: $(BIN)
 
 ## run -----------------------------------------------------------------------
-# One agent, three gateways and a sink on loopback; Ctrl-C stops them all.
+# One agent, three gateways and a sink on loopback (SIDECARS=N adds sidecars
+# beside the agent); Ctrl-C stops them all.
 run: $(BIN) bin/tieredrun
-	SAMPLING_PERCENTAGE=$${SAMPLING_PERCENTAGE:-100} DECISION_WAIT=$${DECISION_WAIT:-5s} bin/tieredrun -bin $(BIN)
+	SAMPLING_PERCENTAGE=$${SAMPLING_PERCENTAGE:-100} DECISION_WAIT=$${DECISION_WAIT:-5s} bin/tieredrun -bin $(BIN) -sidecars $${SIDECARS:-0}
 
 bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -name '*_test.go')
 	$(GO) build -o $@ ./cmd/tieredrun

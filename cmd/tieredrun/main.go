@@ -1,5 +1,5 @@
 // Command tieredrun starts the local tiered topology of `make run`: one agent,
-// three gateways and a sink, each a process of the built collector on its own
+// three gateways, a sink and, on request, sidecars, each a process of the built collector on its own
 // loopback address. Ctrl-C stops them all.
 package main
 
@@ -19,18 +19,19 @@ import (
 
 func main() {
 	bin := flag.String("bin", "bin/otelcol-tiered", "the built collector")
-	configs := flag.String("configs", "configs", "directory of agent.yaml, gateway.yaml and sink.yaml")
+	configs := flag.String("configs", "configs", "directory of agent.yaml, gateway.yaml, sidecar.yaml and sink.yaml")
 	workdir := flag.String("workdir", "build/run", "directory for logs, queues and the sink's file")
 	network := flag.String("net", "127.0.0", "first three octets of the loopback addresses")
 	gateways := flag.Int("gateways", 3, "gateway replicas")
+	sidecars := flag.Int("sidecars", 0, "sidecars beside the agent (each on .30 onwards)")
 	flag.Parse()
-	if err := run(*bin, *configs, *workdir, *network, *gateways); err != nil {
+	if err := run(*bin, *configs, *workdir, localtopo.Options{Net: *network, Gateways: *gateways, Sidecars: *sidecars}); err != nil {
 		fmt.Fprintln(os.Stderr, "tieredrun:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, configs, workdir, network string, gateways int) error {
+func run(bin, configs, workdir string, o localtopo.Options) error {
 	workdir, err := filepath.Abs(workdir)
 	if err != nil {
 		return err
@@ -38,7 +39,8 @@ func run(bin, configs, workdir, network string, gateways int) error {
 	if err := os.RemoveAll(workdir); err != nil {
 		return err
 	}
-	topo, err := localtopo.Plan(localtopo.Options{Net: network, Gateways: gateways, ConfigDir: configs, WorkDir: workdir})
+	o.ConfigDir, o.WorkDir = configs, workdir
+	topo, err := localtopo.Plan(o)
 	if err != nil {
 		return err
 	}
@@ -66,6 +68,9 @@ func run(bin, configs, workdir, network string, gateways int) error {
 func printPorts(w io.Writer, t localtopo.Topology) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nsend OTLP to the agent:\tgrpc %s\thttp %s\n", t.Agent.Addr(localtopo.PortOTLPGRPC), t.Agent.Addr(localtopo.PortOTLPHTTP))
+	for _, sc := range t.Sidecars {
+		fmt.Fprintf(tw, "or to %s:\tgrpc %s\thttp %s\n", sc.Name, sc.Addr(localtopo.PortOTLPGRPC), sc.Addr(localtopo.PortOTLPHTTP))
+	}
 	fmt.Fprintln(tw, "\nMEMBER\tOTLP/gRPC\tMETRICS\tTOPOLOGY\tLOG")
 	for _, m := range t.Members() {
 		topology := "-"

@@ -7,28 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/podconfig"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 )
-
-// gatewaysFor returns the set in which overlay o's agents find their
-// gateways: o itself when it deploys them, else the gateway overlay (an
-// agent-only overlay is applied next to it).
-func gatewaysFor(t *testing.T, o string) (string, *manifest.Set) {
-	t.Helper()
-	for _, w := range workloads(render(t, o)) {
-		if w.Tier == "gateway" {
-			return o, render(t, o)
-		}
-	}
-	return "gateway", render(t, "gateway")
-}
 
 // The agents' load-balancing exporter routes traces by trace ID to the
 // members of the gateways' headless Service, and sees the same members as
@@ -37,47 +22,11 @@ func TestAgentResolverNamesTheHeadlessServiceAndRoutesByTraceID(t *testing.T) {
 	for o, w := range tier(t, "agent") {
 		t.Run(o, func(t *testing.T) {
 			v := w.view(t, render(t, o), 0)
-			cfg, err := v.Config.Component("exporters::load_balancing", loadbalancingexporter.NewFactory())
-			require.NoError(t, err)
-			lb := cfg.(*loadbalancingexporter.Config)
-			assert.Equal(t, "traceID", lb.RoutingKey, "routing_key: traceID")
-			var traces struct {
-				Exporters []string `mapstructure:"exporters"`
-			}
-			require.NoError(t, v.Config.Decode("service::pipelines::traces", &traces))
-			assert.Equal(t, []string{"load_balancing"}, traces.Exporters, "traces leave the agent through the load-balancing exporter only")
-
 			gwOverlay, gwSet := gatewaysFor(t, o)
-			svc, err := manifest.Get[*corev1.Service](gwSet, headlessService)
-			require.NoError(t, err)
-			var gw workload
-			for _, g := range workloads(gwSet) {
-				if g.Tier == "gateway" {
-					gw = g
-				}
-			}
-			otlpPort := int32(0)
-			for _, p := range svc.Spec.Ports {
-				if p.Name == "otlp-grpc" {
-					otlpPort = p.Port
-				}
-			}
-			require.NotZero(t, otlpPort, "the headless Service has an otlp-grpc port")
-			switch {
-			case lb.Resolver.K8sSvc.HasValue():
-				k := lb.Resolver.K8sSvc.Get()
-				assert.Equal(t, svc.Name+"."+svc.Namespace, k.Service, "k8s::service names the headless Service, namespace included")
-				assert.Equal(t, []int32{otlpPort}, k.Ports, "one member per replica, on the OTLP gRPC port")
-				assert.False(t, k.ReturnHostnames, "members are pod IPs, as the gateways' self")
-			case lb.Resolver.DNS.HasValue():
-				d := lb.Resolver.DNS.Get()
-				assert.Equal(t, svc.Name+"."+svc.Namespace+".svc.cluster.local", d.Hostname, "dns::hostname names the headless Service")
-				assert.Equal(t, fmt.Sprint(otlpPort), d.Port)
-			default:
-				t.Fatalf("the load-balancing resolver is neither k8s nor dns: %+v", lb.Resolver)
-			}
+			lb, gr := assertTracesRouteOverTheGatewayRing(t, v, gwSet)
 
 			// Both tiers read one resolver block, so both see one ring.
+			gw := gatewayIn(t, gwSet)
 			gv := gw.view(t, gwSet, 0)
 			assert.Equal(t, gv.Config.Get("processors::stickycheck::resolver"), v.Config.Get("exporters::load_balancing::resolver"),
 				"the agents' resolver (%s) and the gateways' stickycheck resolver (%s)", o, gwOverlay)
@@ -89,9 +38,9 @@ func TestAgentResolverNamesTheHeadlessServiceAndRoutesByTraceID(t *testing.T) {
 				var want []string
 				for i := range gatewayReplicas {
 					pods, podLabels = append(pods, gw.pod(i)), append(podLabels, gw.Meta.Labels)
-					want = append(want, fmt.Sprintf("%s:%d", gw.pod(i).PodIP, otlpPort))
+					want = append(want, fmt.Sprintf("%s:%d", gw.pod(i).PodIP, gr.OTLPPort))
 				}
-				eps := endpointSlice(t, svc, pods, podLabels, container(t, gw))
+				eps := endpointSlice(t, gr.Service, pods, podLabels, container(t, gw))
 				slices.Sort(want)
 				assert.Equal(t, want, members(t, agentRes, eps))
 			}

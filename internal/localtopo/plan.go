@@ -1,5 +1,5 @@
 // Package localtopo plans and runs a tiered collector topology on loopback:
-// one agent, N gateways and a sink, each a process of the built binary on its
+// one agent, N gateways, a sink and optionally sidecars, each a process of the built binary on its
 // own 127.x address with the standard ports, the way pods each have an IP.
 package localtopo // import "github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
 
@@ -24,11 +24,15 @@ const (
 // Options shape a local topology.
 type Options struct {
 	// Net holds the first three octets of the loopback addresses, e.g. "127.0.0".
-	// The agent gets .10, the gateways .11 onwards, the sink .20.
+	// The agent gets .10, the gateways .11 onwards, the sink .20, the
+	// sidecars .30 onwards.
 	Net string
 	// Gateways is the number of gateway replicas (1..9).
 	Gateways int
-	// ConfigDir holds agent.yaml, gateway.yaml and sink.yaml.
+	// Sidecars is the number of sidecars (0..9), each beside the agent: it
+	// routes traces over the gateways' ring as the agent does.
+	Sidecars int
+	// ConfigDir holds agent.yaml, gateway.yaml, sidecar.yaml and sink.yaml.
 	ConfigDir string
 	// WorkDir receives each member's log, the gateways' queues and the sink file.
 	WorkDir string
@@ -59,16 +63,19 @@ type Listen struct {
 type Topology struct {
 	Agent    Member
 	Gateways []Member
+	Sidecars []Member
 	Sink     Member
 	// SinkFile is where the sink writes what it receives (OTLP/JSON lines).
 	SinkFile string
 }
 
 // Members lists the members in start order: the sink and the gateways before
-// the agent, so that nothing sends to an address that is not yet listening.
+// the sidecars and the agent, so that nothing sends to an address that is not
+// yet listening.
 func (t Topology) Members() []Member {
 	ms := []Member{t.Sink}
 	ms = append(ms, t.Gateways...)
+	ms = append(ms, t.Sidecars...)
 	return append(ms, t.Agent)
 }
 
@@ -79,6 +86,9 @@ func (m Member) Addr(port int) string { return net.JoinHostPort(m.Host, fmt.Spri
 func Plan(o Options) (Topology, error) {
 	if o.Gateways < 1 || o.Gateways > 9 {
 		return Topology{}, fmt.Errorf("gateways: %d out of range 1..9", o.Gateways)
+	}
+	if o.Sidecars < 0 || o.Sidecars > 9 {
+		return Topology{}, fmt.Errorf("sidecars: %d out of range 0..9", o.Sidecars)
 	}
 	if ip := net.ParseIP(o.Net + ".1"); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
 		return Topology{}, fmt.Errorf("net: %q is not the prefix of an IPv4 loopback network (e.g. 127.0.0)", o.Net)
@@ -106,6 +116,14 @@ func Plan(o Options) (Topology, error) {
 		"GATEWAY_RESOLVER": resolver,
 		"GATEWAY_ENDPOINT": t.Gateways[0].Addr(PortOTLPGRPC),
 	})
+	for i := range o.Sidecars {
+		// A sidecar listens on localhost in its pod; here on an address of its own.
+		t.Sidecars = append(t.Sidecars, o.member(fmt.Sprintf("sidecar-%d", i+1), "sidecar.yaml", host(30+i), map[string]string{
+			"LISTEN_HOST":      host(30 + i),
+			"GATEWAY_RESOLVER": resolver,
+			"GATEWAY_ENDPOINT": t.Gateways[0].Addr(PortOTLPGRPC),
+		}))
+	}
 	return t, nil
 }
 

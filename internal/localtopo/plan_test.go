@@ -34,6 +34,28 @@ func TestPlanLaysOutAddressesAndSharedResolver(t *testing.T) {
 		names = append(names, m.Name)
 	}
 	assert.Equal(t, []string{"sink", "gateway-1", "gateway-2", "gateway-3", "agent"}, names, "backends start before what sends to them")
+	assert.Empty(t, topo.Sidecars)
+}
+
+func TestPlanPutsSidecarsOnTheGatewaysRing(t *testing.T) {
+	topo, err := Plan(Options{Net: "127.0.40", Gateways: 2, Sidecars: 2, ConfigDir: "configs", WorkDir: "/w"})
+	require.NoError(t, err)
+	require.Len(t, topo.Sidecars, 2)
+	for i, sc := range topo.Sidecars {
+		host := net.IPv4(127, 0, 40, byte(30+i)).String()
+		assert.Equal(t, host, sc.Host)
+		assert.Equal(t, "configs/sidecar.yaml", sc.Config)
+		assert.Equal(t, host, sc.Env["LISTEN_HOST"], "OTLP and self-telemetry on its own address, not localhost")
+		assert.Equal(t, host, sc.Env["POD_IP"])
+		assert.Equal(t, topo.Agent.Env["GATEWAY_RESOLVER"], sc.Env["GATEWAY_RESOLVER"], "the agent's ring")
+		assert.Equal(t, "127.0.40.11:4317", sc.Env["GATEWAY_ENDPOINT"])
+		assert.Contains(t, sc.Listens, Listen{"OTLP/gRPC", host + ":4317"})
+	}
+	names := []string{}
+	for _, m := range topo.Members() {
+		names = append(names, m.Name)
+	}
+	assert.Equal(t, []string{"sink", "gateway-1", "gateway-2", "sidecar-1", "sidecar-2", "agent"}, names)
 }
 
 func TestPlanRejectsBadOptions(t *testing.T) {
@@ -41,6 +63,8 @@ func TestPlanRejectsBadOptions(t *testing.T) {
 	assert.ErrorContains(t, err, `net: "10.0.0" is not the prefix of an IPv4 loopback network`)
 	_, err = Plan(Options{Net: "127.0.0", Gateways: 0})
 	assert.ErrorContains(t, err, "gateways: 0 out of range 1..9")
+	_, err = Plan(Options{Net: "127.0.0", Gateways: 1, Sidecars: 10})
+	assert.ErrorContains(t, err, "sidecars: 10 out of range 0..9")
 }
 
 func TestCheckPortsFreeNamesTheTakenPort(t *testing.T) {

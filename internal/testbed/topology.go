@@ -13,13 +13,21 @@ import (
 // it when the test ends. env is added to every member.
 func StartTopology(t testing.TB, net string, gateways int, env map[string]string) *localtopo.Running {
 	t.Helper()
-	topo, err := localtopo.Plan(localtopo.Options{
-		Net:       net,
-		Gateways:  gateways,
-		ConfigDir: filepath.Join(RepoRoot(), "configs"),
-		WorkDir:   t.TempDir(),
-		Env:       env,
-	})
+	return StartLocalTopology(t, localtopo.Options{Net: net, Gateways: gateways, Env: env})
+}
+
+// StartLocalTopology starts the topology o plans (sidecars included) and
+// stops it when the test ends. An empty ConfigDir means the shipped configs,
+// an empty WorkDir a directory of the test's own.
+func StartLocalTopology(t testing.TB, o localtopo.Options) *localtopo.Running {
+	t.Helper()
+	if o.ConfigDir == "" {
+		o.ConfigDir = filepath.Join(RepoRoot(), "configs")
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = t.TempDir()
+	}
+	topo, err := localtopo.Plan(o)
 	if err != nil {
 		t.Fatal(err)
 	}

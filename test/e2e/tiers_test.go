@@ -44,7 +44,17 @@ func TestAgentGatewaysSinkKeepTracesWholeAndSticky(t *testing.T) {
 	}
 
 	got := waitForSinkSpans(t, run.SinkFile, traces*spansPerTrace, 90*time.Second)
+	perGateway := requireWholeOnOneGateway(t, got, ids, spansPerTrace)
+	// The ring spreads traces over all three replicas.
+	require.Lenf(t, perGateway, 3, "traces per gateway: %v", perGateway)
+	t.Logf("traces per gateway: %v", perGateway)
+}
 
+// requireWholeOnOneGateway checks that each trace of ids reached the sink
+// whole — spans 0..spansPerTrace-1, each exactly once, nothing else — and
+// through one gateway, and returns how many traces each gateway passed.
+func requireWholeOnOneGateway(t *testing.T, got map[pcommon.TraceID][]testbed.SinkSpan, ids []pcommon.TraceID, spansPerTrace int) map[string]int {
+	t.Helper()
 	perGateway := map[string]int{}
 	for _, id := range ids {
 		spans := got[id]
@@ -64,9 +74,7 @@ func TestAgentGatewaysSinkKeepTracesWholeAndSticky(t *testing.T) {
 			perGateway[gw]++
 		}
 	}
-	// The ring spreads traces over all three replicas.
-	require.Lenf(t, perGateway, 3, "traces per gateway: %v", perGateway)
-	t.Logf("traces per gateway: %v", perGateway)
+	return perGateway
 }
 
 // waitForSinkSpans polls the sink's file until it holds want spans (or more),
