@@ -59,6 +59,10 @@ func (a *audit) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
+// shutdown stops the peer server first: what the peers send from then on
+// stays queued at them, and goes to the new owners once they see this
+// replica gone. Then the replica leaves (leave), and the queue is delivered,
+// the two within shutdownTimeout.
 func (a *audit) shutdown(ctx context.Context) error {
 	if a.server == nil {
 		return nil // not started
@@ -66,6 +70,10 @@ func (a *audit) shutdown(ctx context.Context) error {
 	close(a.stop)
 	a.wg.Wait()
 	err := a.server.shutdown(ctx)
+	ctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+	defer cancel()
+	a.client.stopLoop()
+	a.leave(ctx)
 	a.client.shutdown(ctx)
 	return err
 }
@@ -338,6 +346,12 @@ func (a *audit) ringChanged(old, next *view) {
 	if a.table == nil {
 		return
 	}
+	a.moveTraces(old, next, a.client.enqueue)
+}
+
+// moveTraces does the work of ringChanged; send queues the reports of each
+// shard, outside its lock.
+func (a *audit) moveTraces(old, next *view, send func([]report)) {
 	ctx := context.Background()
 	var split [numCauses]int
 	out := make([]report, 0, 256)
@@ -379,7 +393,7 @@ func (a *audit) ringChanged(old, next *view) {
 		sh.gen = next.gen
 		sh.mu.Unlock()
 		if len(out) > 0 {
-			a.client.enqueue(out)
+			send(out)
 			out = out[:0]
 		}
 	}

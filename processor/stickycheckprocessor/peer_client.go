@@ -13,10 +13,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// finalFlushTimeout bounds the last attempt to deliver queued reports at
-// shutdown.
-const finalFlushTimeout = 2 * time.Second
-
 // peerClient sends reports to their owners. The span data path only appends
 // to a bounded inbox (never waiting on the network). A loop, every flush
 // interval, files the inbox's reports under their owner (under the current
@@ -312,20 +308,58 @@ func (c *peerClient) done(member string, err error, undelivered []report, refuse
 	}
 }
 
-// shutdown stops the loop, makes one last bounded attempt to deliver the
-// queue and counts what is left as dropped.
-func (c *peerClient) shutdown(ctx context.Context) {
-	c.cancel() // aborts the loop's sends: their reports go back to the queue
+// stopLoop ends the loop; the sends it started are aborted and their
+// reports go back to the queue. The queue is then delivered by the caller
+// only (deliver, shutdown), and every peer is tried again at once.
+func (c *peerClient) stopLoop() {
+	c.cancel()
 	if c.loopDone != nil {
 		<-c.loopDone
 		c.loopDone = nil
 	}
 	c.sends.Wait()
+	c.mu.Lock()
+	for _, st := range c.peers {
+		st.retryAt = time.Time{}
+	}
+	c.mu.Unlock()
+}
+
+// deliver makes one attempt to send every queued report (final: even to the
+// peers backing off) and waits for it, within ctx. The loop must be stopped.
+func (c *peerClient) deliver(ctx context.Context, final bool) {
+	c.flush(ctx, final)
+	c.sends.Wait()
+}
+
+// room is how many reports the queue can take.
+func (c *peerClient) room() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.capacity - c.total - c.inflight
+}
+
+// enqueueDelivering queues reports however many: whenever the next chunk
+// would not fit, it first delivers the queue (within ctx; a peer backing off
+// after a failure is not tried again), and what still does not fit is
+// dropped and counted, as by enqueue. The loop must be stopped.
+func (c *peerClient) enqueueDelivering(ctx context.Context, rs []report) {
+	for len(rs) > 0 {
+		n := min(len(rs), c.capacity)
+		if c.room() < n {
+			c.deliver(ctx, false)
+		}
+		c.enqueue(rs[:n])
+		rs = rs[n:]
+	}
+}
+
+// shutdown stops the loop, makes one last attempt to deliver the queue,
+// within ctx, and counts what is left as dropped.
+func (c *peerClient) shutdown(ctx context.Context) {
+	c.stopLoop()
 	if c.a.table != nil {
-		fctx, cancel := context.WithTimeout(ctx, finalFlushTimeout)
-		c.flush(fctx, true)
-		c.sends.Wait()
-		cancel()
+		c.deliver(ctx, true)
 	}
 	c.mu.Lock()
 	left := c.total
