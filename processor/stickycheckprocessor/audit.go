@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
 )
 
 // maxHops bounds how often a report is forwarded between replicas whose
@@ -73,8 +74,11 @@ func (a *audit) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
 	defer cancel()
 	a.client.stopLoop()
-	a.leave(ctx)
-	a.client.shutdown(ctx)
+	start := time.Now()
+	handed := a.leave(ctx)
+	undelivered := a.client.shutdown(ctx)
+	a.p.logger.Info("stickycheck left the ring: its traces handed to their next owners",
+		zap.Int("reports", handed), zap.Int("undelivered", undelivered), zap.Duration("took", time.Since(start)))
 	return err
 }
 

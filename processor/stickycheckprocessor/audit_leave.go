@@ -22,11 +22,15 @@ const shutdownTimeout = 5 * time.Second
 // A leave moves every trace this replica owns, not 1/N of them as a ring
 // change does: the reports are delivered whenever the next shard's would
 // not fit in the queue, so the queue's size does not limit the leave. The
-// client's loop must be stopped.
-func (a *audit) leave(ctx context.Context) {
+// client's loop must be stopped. It returns the number of reports queued.
+func (a *audit) leave(ctx context.Context) (reports int) {
 	old, next := a.p.leave()
 	if next == nil {
-		return
+		return 0
 	}
-	a.moveTraces(old, next, func(rs []report) { a.client.enqueueDelivering(ctx, rs) })
+	a.moveTraces(old, next, func(rs []report) {
+		reports += len(rs)
+		a.client.enqueueDelivering(ctx, rs)
+	})
+	return reports
 }
