@@ -155,7 +155,8 @@ func (w window) crossed(first, second time.Time) bool {
 
 // scaleEvent: 3 → 4 → 3 gateways while traces flow. Every span sent reaches
 // the sink; the traces split (sampled by two gateways) are those in flight
-// during a ring change, and stickycheck blames every misroute on the change.
+// during a ring change, stickycheck blames every misroute on the change, and
+// its audit counts exactly the split traces.
 func scaleEvent(t *testing.T, s *stack) {
 	before := s.gatewayCounters(counters)
 	stopSampler := sampler(s)
