@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
 )
 
 // maxHops bounds how often a report is forwarded between replicas whose
@@ -59,6 +60,10 @@ func (a *audit) start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
+// shutdown stops the peer server first: what the peers send from then on
+// stays queued at them, and goes to the new owners once they see this
+// replica gone. Then the replica leaves (leave), and the queue is delivered,
+// the two within shutdownTimeout.
 func (a *audit) shutdown(ctx context.Context) error {
 	if a.server == nil {
 		return nil // not started
@@ -66,7 +71,14 @@ func (a *audit) shutdown(ctx context.Context) error {
 	close(a.stop)
 	a.wg.Wait()
 	err := a.server.shutdown(ctx)
-	a.client.shutdown(ctx)
+	ctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+	defer cancel()
+	a.client.stopLoop()
+	start := time.Now()
+	handed := a.leave(ctx)
+	undelivered := a.client.shutdown(ctx)
+	a.p.logger.Info("stickycheck left the ring: its traces handed to their next owners",
+		zap.Int("reports", handed), zap.Int("undelivered", undelivered), zap.Duration("took", time.Since(start)))
 	return err
 }
 
@@ -338,6 +350,12 @@ func (a *audit) ringChanged(old, next *view) {
 	if a.table == nil {
 		return
 	}
+	a.moveTraces(old, next, a.client.enqueue)
+}
+
+// moveTraces does the work of ringChanged; send queues the reports of each
+// shard, outside its lock.
+func (a *audit) moveTraces(old, next *view, send func([]report)) {
 	ctx := context.Background()
 	var split [numCauses]int
 	out := make([]report, 0, 256)
@@ -379,7 +397,7 @@ func (a *audit) ringChanged(old, next *view) {
 		sh.gen = next.gen
 		sh.mu.Unlock()
 		if len(out) > 0 {
-			a.client.enqueue(out)
+			send(out)
 			out = out[:0]
 		}
 	}

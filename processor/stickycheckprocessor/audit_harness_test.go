@@ -68,9 +68,11 @@ func auditConfig(self string, members []string) *Config {
 	audit := cfg.Audit.GetOrInsertDefault()
 	audit.Window = time.Minute
 	audit.MaxTraces = 100_000
-	audit.Peer.FlushInterval = 20 * time.Millisecond
+	audit.Peer.FlushInterval = testFlushInterval
 	return cfg
 }
+
+const testFlushInterval = 20 * time.Millisecond
 
 // fakeClock is a clock the test moves.
 type fakeClock struct{ ns atomic.Int64 }
@@ -161,6 +163,22 @@ func loopbackMembers(net string, n int) []string {
 	ms := make([]string, n)
 	for i := range ms {
 		ms[i] = fmt.Sprintf("%s.%d:4317", net, i+1)
+	}
+	return ms
+}
+
+// freeMembers names n replicas on subnet from host first on (e.g.
+// "127.0.58", 11: 127.0.58.11:4317, ...), after checking that nothing
+// listens on their peer addresses yet: the test needs them to itself.
+func freeMembers(t *testing.T, subnet string, first, n int) []string {
+	t.Helper()
+	ms := make([]string, n)
+	for i := range ms {
+		ms[i] = fmt.Sprintf("%s.%d:4317", subnet, first+i)
+		addr := peerAddress(ms[i], defaultPeerPort)
+		ln, err := net.Listen("tcp", addr)
+		require.NoErrorf(t, err, "%s is taken: this test needs it free", addr)
+		require.NoError(t, ln.Close())
 	}
 	return ms
 }

@@ -3,6 +3,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,10 +13,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 )
-
-// finalFlushTimeout bounds the last attempt to deliver queued reports at
-// shutdown.
-const finalFlushTimeout = 2 * time.Second
 
 // peerClient sends reports to their owners. The span data path only appends
 // to a bounded inbox (never waiting on the network). A loop, every flush
@@ -52,10 +49,15 @@ type peerClient struct {
 type peerState struct {
 	pending  []report // oldest first
 	inflight bool
+	abort    context.CancelFunc // ends the send in flight
 	failures int
 	retryAt  time.Time
 	refusing bool // the last send was refused (logged once)
 }
+
+// errAborted is the outcome of a send ended by the client itself: the peer
+// left the ring, or the client is shutting down. Not the peer's fault.
+var errAborted = errors.New("send aborted")
 
 func newPeerClient(ctx context.Context, a *audit, host component.Host) (*peerClient, error) {
 	pc := &a.cfg.Peer
@@ -147,12 +149,19 @@ func (c *peerClient) flush(ctx context.Context, final bool) {
 	todo := c.inbox
 	c.inbox, c.spare = c.spare[:0], nil
 	if v.gen != c.gen {
-		// The ring changed: what waits for a peer goes to the new owners.
+		// The ring changed: what waits for a peer goes to the new owners,
+		// and so does what is being sent to a peer that left (its send is
+		// ended: a departed replica may never answer).
 		for member, st := range c.peers {
 			todo = append(todo, st.pending...)
 			st.pending = nil
-			if !st.inflight && v.ring.IndexOf(member) < 0 {
+			if v.ring.IndexOf(member) >= 0 {
+				continue
+			}
+			if !st.inflight {
 				delete(c.peers, member)
+			} else if st.abort != nil {
+				st.abort()
 			}
 		}
 		c.gen = v.gen
@@ -204,11 +213,12 @@ func (c *peerClient) flush(ctx context.Context, final bool) {
 			continue
 		}
 		batch := st.pending
-		st.pending, st.inflight = nil, true
+		sctx, abort := context.WithCancel(ctx)
+		st.pending, st.inflight, st.abort = nil, true, abort
 		c.total -= len(batch)
 		c.inflight += len(batch)
 		c.sends.Add(1)
-		go c.send(ctx, member, batch, v.ring.Hash())
+		go c.send(sctx, member, c.gen, batch, v.ring.Hash())
 	}
 	c.spare = todo[:0]
 	c.mu.Unlock()
@@ -219,9 +229,9 @@ func (c *peerClient) flush(ctx context.Context, final bool) {
 	}
 }
 
-// send delivers reports to member, one message per maxReportsPerMsg; what
-// could not be delivered is queued again.
-func (c *peerClient) send(ctx context.Context, member string, reports []report, ringHash uint64) {
+// send delivers reports, filed under member in view gen, one message per
+// maxReportsPerMsg; what could not be delivered is queued again.
+func (c *peerClient) send(ctx context.Context, member string, gen uint64, reports []report, ringHash uint64) {
 	defer c.sends.Done()
 	url := c.scheme + "://" + peerAddress(member, c.port) + peerPath
 	var buf []byte
@@ -244,9 +254,9 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 				err = fmt.Errorf("HTTP %d: %s", status, detail)
 			}
 			if ctx.Err() != nil {
-				err = nil // shutting down: not the peer's fault
+				err = errAborted
 			}
-			c.done(member, err, reports, refused)
+			c.done(member, gen, err, reports, refused)
 			return
 		}
 		reports = reports[len(chunk):]
@@ -254,7 +264,7 @@ func (c *peerClient) send(ctx context.Context, member string, reports []report, 
 		c.inflight -= len(chunk)
 		c.mu.Unlock()
 	}
-	c.done(member, nil, nil, refused)
+	c.done(member, gen, nil, nil, refused)
 }
 
 func (c *peerClient) post(ctx context.Context, url string, body []byte) (status int, detail string, err error) {
@@ -273,33 +283,50 @@ func (c *peerClient) post(ctx context.Context, url string, body []byte) (status 
 	return resp.StatusCode, string(bytes.TrimSpace(msg)), nil
 }
 
-// done records the outcome of a send. Undelivered reports go back to the
-// head of the peer's list (what does not fit is dropped). A failure (err)
-// backs the peer off (interval, doubling, at most 5 intervals). The first
+// done records the outcome of a send filed in view gen. Undelivered reports
+// go back to the head of the peer's list or, when the ring has changed
+// since, to the inbox, to be filed under their owners in the new view (what
+// does not fit is dropped). A failure (err) backs the peer off (interval,
+// doubling, at most 5 intervals); an aborted send does not. The first
 // failure, the first refusal (refused: the peer's answer) and the recovery
 // are logged, not every attempt.
-func (c *peerClient) done(member string, err error, undelivered []report, refused string) {
+func (c *peerClient) done(member string, gen uint64, err error, undelivered []report, refused string) {
+	aborted := errors.Is(err, errAborted)
 	c.mu.Lock()
 	st := c.peer(member)
 	st.inflight = false
+	if st.abort != nil {
+		st.abort()
+		st.abort = nil
+	}
 	wasRefusing := st.refusing
 	st.refusing = refused != ""
 	c.inflight -= len(undelivered)
 	keep := min(len(undelivered), c.capacity-c.total)
-	if keep > 0 {
+	switch {
+	case keep == 0:
+	case gen != c.gen:
+		c.inbox = append(c.inbox, undelivered[:keep]...)
+	default:
 		st.pending = append(undelivered[:keep:keep], st.pending...)
-		c.total += keep
 	}
+	c.total += keep
 	failures := st.failures
-	if err == nil {
+	switch {
+	case aborted:
+	case err == nil:
 		st.failures, st.retryAt = 0, time.Time{}
-	} else {
+	default:
 		st.failures++
 		st.retryAt = c.a.p.now().Add(min(c.interval<<min(failures, 8), 5*c.interval))
+	}
+	if gen != c.gen && len(st.pending) == 0 && c.a.p.view.Load().ring.IndexOf(member) < 0 {
+		delete(c.peers, member) // it left the ring while its send was in flight
 	}
 	c.mu.Unlock()
 	c.a.counters.dropped(context.Background(), dropQueueFull, len(undelivered)-keep)
 	switch {
+	case aborted:
 	case err != nil && failures == 0:
 		c.logger.Warn("stickycheck peer unreachable; its reports stay queued (audit::peer::queue_size) and are retried",
 			zap.String("peer", member), zap.Error(err))
@@ -312,20 +339,58 @@ func (c *peerClient) done(member string, err error, undelivered []report, refuse
 	}
 }
 
-// shutdown stops the loop, makes one last bounded attempt to deliver the
-// queue and counts what is left as dropped.
-func (c *peerClient) shutdown(ctx context.Context) {
-	c.cancel() // aborts the loop's sends: their reports go back to the queue
+// stopLoop ends the loop; the sends it started are aborted and their
+// reports go back to the queue. The queue is then delivered by the caller
+// only (deliver, shutdown), and every peer is tried again at once.
+func (c *peerClient) stopLoop() {
+	c.cancel()
 	if c.loopDone != nil {
 		<-c.loopDone
 		c.loopDone = nil
 	}
 	c.sends.Wait()
+	c.mu.Lock()
+	for _, st := range c.peers {
+		st.retryAt = time.Time{}
+	}
+	c.mu.Unlock()
+}
+
+// deliver makes one attempt to send every queued report (final: even to the
+// peers backing off) and waits for it, within ctx. The loop must be stopped.
+func (c *peerClient) deliver(ctx context.Context, final bool) {
+	c.flush(ctx, final)
+	c.sends.Wait()
+}
+
+// room is how many reports the queue can take.
+func (c *peerClient) room() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.capacity - c.total - c.inflight
+}
+
+// enqueueDelivering queues reports however many: whenever the next chunk
+// would not fit, it first delivers the queue (within ctx; a peer backing off
+// after a failure is not tried again), and what still does not fit is
+// dropped and counted, as by enqueue. The loop must be stopped.
+func (c *peerClient) enqueueDelivering(ctx context.Context, rs []report) {
+	for len(rs) > 0 {
+		n := min(len(rs), c.capacity)
+		if c.room() < n {
+			c.deliver(ctx, false)
+		}
+		c.enqueue(rs[:n])
+		rs = rs[n:]
+	}
+}
+
+// shutdown stops the loop, makes one last attempt to deliver the queue,
+// within ctx, and counts what is left as dropped; it returns how many.
+func (c *peerClient) shutdown(ctx context.Context) int {
+	c.stopLoop()
 	if c.a.table != nil {
-		fctx, cancel := context.WithTimeout(ctx, finalFlushTimeout)
-		c.flush(fctx, true)
-		c.sends.Wait()
-		cancel()
+		c.deliver(ctx, true)
 	}
 	c.mu.Lock()
 	left := c.total
@@ -333,4 +398,5 @@ func (c *peerClient) shutdown(ctx context.Context) {
 	c.mu.Unlock()
 	c.a.counters.dropped(context.Background(), dropShutdown, left)
 	c.http.CloseIdleConnections()
+	return left
 }

@@ -299,3 +299,46 @@ func TestPeersOnMutualTLS(t *testing.T) {
 	}
 	require.Error(t, err, "no client certificate, no answer")
 }
+
+// Reports being sent to a peer that leaves the ring meanwhile (it hangs, as
+// a removed container's address does) are not stuck with it: the ring
+// change ends their send, and they go to their owners under the new ring,
+// this replica included, without waiting for the client's timeout.
+func TestAuditReportsInFlightToADepartedPeerGoToTheNewOwners(t *testing.T) {
+	ms := freeMembers(t, "127.0.59", 61, 3)
+	before, after := ms[:2], []string{ms[0], ms[2]}
+	t.Cleanup(blackhole(t, peerAddress(ms[1], defaultPeerPort)))
+	a := startReplica(t, ms[0], before, nil, func(c *Config) {
+		c.Audit.Get().Peer.Client.Timeout = time.Minute
+	})
+	c := startReplica(t, ms[2], after, nil, nil)
+	ids := byOwner(before, testbed.TraceIDs(596, 400))[ms[1]]
+	a.send(t, ids, 0)
+	inflight := func() int {
+		cl := a.sc.audit.client
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		return cl.inflight
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inflight() != len(ids) {
+		require.True(t, time.Now().Before(deadline), "the reports never went out")
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	a.resolver.set(after) // the hanging peer leaves
+	toC := byOwner(after, ids)[ms[2]]
+	rs := tier{a, c}
+	rs.settle(t)
+	assert.EqualValues(t, len(toC), c.sum(t, mReceived, nil), "the reports now owned by the new member reached it")
+	assert.Zero(t, rs.sum(t, mDropped, nil))
+
+	// The traces' next spans, at their new owners: those now owned by the
+	// new member are split (their reports made it), the others were seen by
+	// this replica alone.
+	for owner, mine := range byOwner(after, ids) {
+		rs.byMember(owner).send(t, mine, 1)
+	}
+	rs.settle(t)
+	assert.EqualValues(t, len(toC), rs.sum(t, mSplit, nil))
+}

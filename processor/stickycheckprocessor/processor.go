@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type stickyCheck struct {
 	resolver  ring.Resolver
 	view      atomic.Pointer[view]
 	changeMu  sync.Mutex // serializes member list changes
+	left      bool       // shut down: member lists are ignored (changeMu)
 	audit     *audit     // nil without the audit section
 	now       func() time.Time
 }
@@ -106,6 +108,9 @@ func (p *stickyCheck) shutdown(ctx context.Context) error {
 func (p *stickyCheck) setMembers(members []string) {
 	p.changeMu.Lock()
 	defer p.changeMu.Unlock()
+	if p.left {
+		return // a resolver that calls back after its shutdown
+	}
 	old := *p.view.Load()
 	old.prev = nil
 	r := ring.New(p.gen, members)
@@ -131,6 +136,24 @@ func (p *stickyCheck) setMembers(members []string) {
 		return
 	}
 	p.logger.Info("ring members changed", fields...)
+}
+
+// leave installs the view of the ring without this replica and ignores the
+// member lists that may still come; it returns the view before and the new
+// one, or nil when this replica is not a member (it owns nothing).
+func (p *stickyCheck) leave() (old, next *view) {
+	p.changeMu.Lock()
+	defer p.changeMu.Unlock()
+	p.left = true
+	cur := *p.view.Load()
+	cur.prev = nil
+	if cur.self < 0 {
+		return nil, nil
+	}
+	members := slices.Delete(slices.Clone(cur.ring.Members()), cur.self, cur.self+1)
+	next = &view{ring: ring.New(p.gen, members), self: -1, changedAt: p.now(), gen: cur.gen + 1, prev: &cur}
+	p.view.Store(next)
+	return &cur, next
 }
 
 // processTraces checks each span; the ring lookup is done once per trace.
