@@ -32,7 +32,6 @@ const (
 	metricChecked     = "otelcol_processor_stickycheck_spans_checked"
 	metricMisrouted   = "otelcol_processor_stickycheck_spans_misrouted"
 	metricRingMembers = "otelcol_processor_stickycheck_ring_members"
-	// Added by issue 5 (the split-trace audit); read when present.
 	metricTracesSplit = "otelcol_processor_stickycheck_traces_split"
 	metricLBBackends  = "otelcol_loadbalancer_num_backends"
 )
