@@ -16,6 +16,7 @@ TOOLS      := $(CURDIR)/.tools
 BUILD_DIR  := $(CURDIR)/build
 DIST_DIR   := $(BUILD_DIR)/otelcol-tiered
 BIN        := $(CURDIR)/bin/otelcol-tiered
+LOADGEN    := $(CURDIR)/bin/loadgen
 OCB        := $(TOOLS)/builder-v$(OTELCOL_VERSION)
 MDATAGEN   := $(TOOLS)/mdatagen-v$(OTELCOL_VERSION)
 GOLANGCI   := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
@@ -65,7 +66,11 @@ $(BIN): $(BUILD_DIR)/builder-config.yaml $(OCB) go.mod go.sum $(COMPONENT_SRCS)
 	cp $(DIST_DIR)/otelcol-tiered $@
 	@$(GO) run ./cmd/pincheck -makefile Makefile -gomod $(DIST_DIR)/go.mod
 
-build: $(BIN)
+build: $(BIN) $(LOADGEN)
+
+# The load generator (cmd/loadgen), an ordinary Go build.
+$(LOADGEN): go.mod go.sum $(shell find cmd/loadgen internal/loadgen -name '*.go' -not -name '*_test.go')
+	$(GO) build -o $@ ./cmd/loadgen
 
 ## run -----------------------------------------------------------------------
 # One agent, three gateways and a sink on loopback; Ctrl-C stops them all.
@@ -76,8 +81,8 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 	$(GO) build -o $@ ./cmd/tieredrun
 
 ## test ----------------------------------------------------------------------
-test: $(BIN)
-	OTELCOL_TIERED_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+test: $(BIN) $(LOADGEN)
+	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) $(GO) test -count=1 -timeout 30m ./...
 
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done
