@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Row is one configuration of the main table.
+type Row struct {
+	Name    string `json:"name"`
+	Title   string `json:"title"`
+	Tier    string `json:"tier,omitempty"`
+	Command string `json:"command"`
+	// Measured is false when the configuration could not run; Skipped says why.
+	Measured bool   `json:"measured"`
+	Skipped  string `json:"skipped,omitempty"`
+	// IdleRSS right after start, before any load.
+	IdleRSS int64 `json:"idle_rss_bytes"`
+	// Fixed is the window at the common rate.
+	Fixed Window `json:"fixed"`
+	// Probe is the rate-max run; Max the highest sustained window (OK false
+	// when no try sustained); Tries every try.
+	Probe Window   `json:"probe"`
+	Max   Window   `json:"max"`
+	Tries []Window `json:"tries"`
+	// Ratios to the null pipeline of the same run.
+	MaxVsNull float64 `json:"max_vs_null"`
+	CPUVsNull float64 `json:"cpu_per_span_vs_null"`
+	RSSVsNull float64 `json:"rss_vs_null"`
+	// Sizing figures for the topology extension.
+	Sizing Sizing `json:"sizing"`
+	// HeldBack says what limited the highest rate.
+	HeldBack string `json:"held_back"`
+}
+
+// Sizing is a tier's cost in the units of the topology extension's hints.
+type Sizing struct {
+	// CoresPer10k is the CPU for 10,000 spans/s at the highest sustained
+	// rate on one core; CoresPer10kAtFixed the same from the common rate.
+	CoresPer10k        float64 `json:"cores_per_10k_spans_per_second"`
+	CoresPer10kAtFixed float64 `json:"cores_per_10k_spans_per_second_at_fixed_rate"`
+	// MemoryPer10k is the memory growth per 10,000 spans/s (between idle and
+	// the common rate), on top of BaseMemory, in MiB.
+	MemoryPer10kMiB float64 `json:"memory_mib_per_10k_spans_per_second"`
+	BaseMemoryMiB   float64 `json:"base_memory_mib"`
+}
+
+const mib = 1 << 20
+
+// measureRow measures one configuration: idle memory, the window at the
+// common rate, then the highest rate it sustains.
+func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
+	row := Row{Name: s.Name, Title: s.Title, Tier: s.Tier}
+	files, err := s.ConfigFiles(l.opts.Root, l.dir)
+	if err != nil {
+		return row, err
+	}
+	row.Command = commandLine(l.opts.Root, files)
+	if s.Pending != "" {
+		if out, err := exec.CommandContext(ctx, l.opts.Collector, validateArgs(files)...).CombinedOutput(); err != nil {
+			row.Skipped = fmt.Sprintf("%s (validate: %s)", s.Pending, lastLine(string(out)))
+			l.logf("%s not measured: %s", s.Name, row.Skipped)
+			return row, nil
+		}
+		l.logf("%s: pending (%s) but this build accepts its config: measuring it", s.Name, s.Pending)
+	}
+	c, err := l.start(ctx, s, s.Name, l.host(10), l.opts.CollectorCPU, nil)
+	if err != nil {
+		return row, err
+	}
+	defer c.stop()
+	time.Sleep(2 * time.Second)
+	idle, err := c.usage()
+	if err != nil {
+		return row, err
+	}
+	row.IdleRSS = idle.RSS
+
+	l.logf("%s: %s spans/s for %s after %s warm-up", s.Name, fmtRate(l.opts.FixedRate), l.opts.Duration, l.opts.Warmup+s.Hold)
+	if err := l.warm(ctx, c, l.opts.FixedRate); err != nil {
+		return row, err
+	}
+	if row.Fixed, err = l.window(ctx, c, l.opts.FixedRate, l.opts.Duration); err != nil {
+		return row, err
+	}
+	l.logf("%s: %s", s.Name, describe(row.Fixed))
+
+	if len(s.MaxEnv) > 0 {
+		c.stop()
+		l.logf("%s: restart with %v for the highest rate", s.Name, s.MaxEnv)
+		if c, err = l.start(ctx, s, s.Name+"-max", l.host(10), l.opts.CollectorCPU, s.MaxEnv); err != nil {
+			return row, err
+		}
+		defer c.stop()
+	}
+	if row.Probe, err = l.window(ctx, c, 0, l.opts.Probe); err != nil {
+		return row, err
+	}
+	l.logf("%s: probe at max: %s", s.Name, describe(row.Probe))
+	target := row.Probe.Rate * 0.95
+	for try := range l.opts.Tries {
+		if err := l.warm(ctx, c, target); err != nil {
+			return row, err
+		}
+		w, err := l.window(ctx, c, target, l.opts.Duration)
+		if err != nil {
+			return row, err
+		}
+		row.Tries = append(row.Tries, w)
+		l.logf("%s: try %d at %s spans/s: %s", s.Name, try+1, fmtRate(target), describe(w))
+		if w.OK {
+			row.Max = w
+			break
+		}
+		target *= l.opts.Step
+	}
+	row.Measured = true
+	row.HeldBack = heldBack(row)
+	return row, nil
+}
+
+// heldBack names what limited the highest rate.
+func heldBack(r Row) string {
+	w := r.Max
+	if !w.OK {
+		if len(r.Tries) == 0 {
+			return "not measured"
+		}
+		last := r.Tries[len(r.Tries)-1]
+		return "no try sustained: " + last.Why
+	}
+	p := r.Probe
+	switch {
+	case p.Others+p.Steal >= 0.1 && p.Cores < 0.85:
+		return fmt.Sprintf("a shared CPU: the collector got %.0f %% of its core at max, other processes %.0f %%, the hypervisor %.0f %%: a lower bound",
+			100*p.Cores, 100*p.Others, 100*p.Steal)
+	case r.Probe.LoadCores >= 0.9:
+		return fmt.Sprintf("the load CPU (generator and sinks at %.0f %% of it at max): the figure is a lower bound", 100*r.Probe.LoadCores)
+	case r.Probe.Cores >= 0.85:
+		return fmt.Sprintf("collector CPU (%.0f %% of its core at max)", 100*r.Probe.Cores)
+	default:
+		return fmt.Sprintf("not CPU (collector at %.0f %% of its core at max): latency-bound; more generator concurrency may go higher", 100*r.Probe.Cores)
+	}
+}
+
+func describe(w Window) string {
+	s := fmt.Sprintf("%s spans/s accepted, collector %.2f cores (its CPU %.0f %% busy, %.0f %% by others, %.0f %% stolen), %.1f CPU-s per million spans, RSS %.0f MiB; generator %.1f× the collector's spans per CPU-second, load CPU %.0f %%",
+		fmtRate(w.Rate), w.Cores, 100*w.CPUBusy, 100*w.Others, 100*w.Steal, w.CPUPerMillion, float64(w.RSS)/mib, w.GenOverCollector, 100*w.LoadCores)
+	if !w.OK {
+		s += "; NOT sustained: " + w.Why
+	}
+	return s
+}
+
+func fmtRate(r float64) string { return fmt.Sprintf("%.0f", r) }
+
+func validateArgs(files []string) []string {
+	args := []string{"validate"}
+	for _, f := range files {
+		args = append(args, "--config", f)
+	}
+	return args
+}
+
+// commandLine is how the configuration runs, paths relative to the
+// repository.
+func commandLine(root string, files []string) string {
+	var b strings.Builder
+	b.WriteString("otelcol-tiered")
+	for _, f := range files {
+		if rel, err := filepath.Rel(root, f); err == nil {
+			f = rel
+		}
+		b.WriteString(" --config " + f)
+	}
+	return b.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
