@@ -16,7 +16,7 @@ func (r *Results) Chart() string {
 	rows := r.Rows
 	var peak float64
 	for _, row := range rows {
-		peak = math.Max(peak, maxRate(row))
+		peak = math.Max(peak, row.PerCore)
 	}
 	if peak == 0 {
 		peak = 1
@@ -27,7 +27,7 @@ func (r *Results) Chart() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">Spans/s on one core, highest rate sustained for %s (higher is better)</text>`+"\n", 10, secs(r.Rig.Duration))
+	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">Spans/s per core at the highest rate sustained for %s (higher is better)</text>`+"\n", 10, secs(r.Rig.Duration))
 	fmt.Fprintf(&b, `<text x="%d" y="44" fill="#555">%s, %d CPUs; %s; bars relative to the null pipeline</text>`+"\n", 10,
 		html.EscapeString(r.Machine.CPUModel), r.Machine.CPUs, r.Started.UTC().Format("2006-01-02"))
 	for i := 0; i <= 4; i++ {
@@ -38,7 +38,7 @@ func (r *Results) Chart() string {
 	for i, row := range rows {
 		y := top + i*(barH+gap)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW-8, y+barH/2+5, html.EscapeString(row.Name))
-		v := maxRate(row)
+		v := row.PerCore
 		if v == 0 {
 			why := "not measured"
 			if row.Measured {

@@ -47,16 +47,20 @@ func secs(s float64) string { return fmt.Sprintf("%g s", s) }
 func (r *Results) Table() string {
 	var b strings.Builder
 	rate := count(r.Rig.FixedRate)
-	fmt.Fprintf(&b, "| configuration | spans/s on one core, highest sustained %s | × null | CPU-s per million spans at %s spans/s | × null | RSS at %s spans/s | × null | held back by |\n",
+	fmt.Fprintf(&b, "| configuration | spans/s per core | × null | highest rate sustained %s (collector's cores there) | CPU-s per million spans at %s spans/s | × null | RSS at %s spans/s | × null | held back by |\n",
 		secs(r.Rig.Duration), rate, rate)
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, row := range r.Rows {
 		if !row.Measured {
-			fmt.Fprintf(&b, "| %s | not measured | | | | | | %s |\n", row.Title, row.Skipped)
+			fmt.Fprintf(&b, "| %s | not measured | | | | | | | %s |\n", row.Title, row.Skipped)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", row.Title,
-			count(maxRate(row)), times(row.MaxVsNull), fixed(row.Fixed.CPUPerMillion, 1), times(row.CPUVsNull),
+		sustained := "–"
+		if row.Max.OK {
+			sustained = fmt.Sprintf("%s (%.2f)", count(row.Max.Rate), row.Max.Cores)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", row.Title,
+			count(row.PerCore), times(row.MaxVsNull), sustained, fixed(row.Fixed.CPUPerMillion, 1), times(row.CPUVsNull),
 			mibs(row.Fixed.RSS), times(row.RSSVsNull), row.HeldBack)
 	}
 	return b.String()
@@ -107,7 +111,7 @@ func (r *Results) Markdown() string {
 		}
 	}
 	b.WriteString("\n## Sizing figures for the topology extension\n\n")
-	b.WriteString("Cores and memory per 10,000 spans/s. The first column is the conservative one: one core's highest sustained rate. Memory is the growth of RSS from idle to the common rate, scaled to 10,000 spans/s, on top of the idle RSS; on gateways it grows with `decision_wait` (below).\n\n")
+	b.WriteString("Cores and memory per 10,000 spans/s. The first column is the conservative one, from the spans/s per core at the highest sustained rate. Memory is the growth of RSS from idle to the common rate, scaled to 10,000 spans/s, on top of the idle RSS; on gateways it grows with `decision_wait` (below).\n\n")
 	b.WriteString(r.SizingTable())
 
 	if rt := r.Ratios; rt != nil {

@@ -103,7 +103,10 @@ func sampleResults() *Results {
 		Rig:     Rig{Duration: 30, FixedRate: 20_000, SpansPerReq: 500, SpansPerTrace: 5, RequestBytes: 97_000, Pinned: true, LoadCPU: 1},
 		Rows: []Row{
 			{Name: "null", Title: "null pipeline", Measured: true, IdleRSS: 90 * mib, Fixed: w(20_000, 4, 110*mib), Max: w(200_000, 3, 150*mib), Probe: Window{Cores: 0.98}},
-			{Name: "gateway", Title: "gateway", Tier: "gateway", Measured: true, IdleRSS: 100 * mib, Fixed: w(20_000, 8, 300*mib), Max: w(100_000, 7, 900*mib), Probe: Window{Cores: 0.97}},
+			// Other processes took half the collector's core: 50,000 spans/s
+			// on half a core is 100,000 per core.
+			{Name: "gateway", Title: "gateway", Tier: "gateway", Measured: true, IdleRSS: 100 * mib, Fixed: w(20_000, 8, 300*mib), Max: w(50_000, 7, 900*mib),
+				Probe: Window{Cores: 0.5, Others: 0.5}},
 			{Name: "gateway-audit", Title: "gateway with audit", Skipped: "the audit is not merged"},
 		},
 		Ratios: &Ratios{Rate: 20_000, Seconds: 30, Reps: 3, Ratios: []CostRatio{
@@ -115,6 +118,8 @@ func sampleResults() *Results {
 			{Name: "decided", DecisionWait: "1s", HeapPerTrace: 300, RSSPerTrace: 700, Steps: []MemoryStep{{Traces: 0, RSS: 90 * mib}}},
 		}},
 	}
+	r.Rows[0].Max.Cores = 1
+	r.Rows[1].Max.Cores = 0.5
 	for i := range r.Rows {
 		r.Rows[i].HeldBack = heldBack(r.Rows[i])
 	}
@@ -126,6 +131,7 @@ func TestRelateToTheNullPipelineAndSizing(t *testing.T) {
 	r := sampleResults()
 	gw := r.row("gateway")
 	require.NotNil(t, gw)
+	assert.InDelta(t, 100_000, gw.PerCore, 1e-9, "50,000 spans/s on half a core")
 	assert.InDelta(t, 0.5, gw.MaxVsNull, 1e-9)
 	assert.InDelta(t, 2.0, gw.CPUVsNull, 1e-9)
 	assert.InDelta(t, 300.0/110, gw.RSSVsNull, 1e-9)
@@ -140,9 +146,9 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 	r := sampleResults()
 	md := r.Markdown()
 	for _, want := range []string{
-		"| null pipeline | 200,000 | 1.00× | 4.0 | 1.00× | 110 MiB | 1.00× | collector CPU (98 % of its core at max) |",
-		"| gateway | 100,000 | 0.50× | 8.0 | 2.00× | 300 MiB | 2.73× |",
-		"| gateway with audit | not measured | | | | | | the audit is not merged |",
+		"| null pipeline | 200,000 | 1.00× | 200,000 (1.00) | 4.0 | 1.00× | 110 MiB | 1.00× | collector CPU (98 % of its core at max) |",
+		"| gateway | 100,000 | 0.50× | 50,000 (0.50) | 8.0 | 2.00× | 300 MiB | 2.73× | a shared CPU: the collector got 50 % of its core at max, other processes 50 %",
+		"| gateway with audit | not measured | | | | | | | the audit is not merged |",
 		"| gateway | 0.100 | 0.080 | 100 MiB | 100 MiB |",
 		"| gateway ÷ gateway-nostickycheck | 1.010 ✓ | 0.990 – 1.020 | 1.010, 0.990, 1.020 | ≤ 1.03 |",
 		"| awaiting decision (`decision_wait` 1h) | 5,000 | 4,000 |",

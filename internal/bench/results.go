@@ -105,13 +105,22 @@ func (r *Results) relate() {
 		if !row.Measured {
 			continue
 		}
+		if row.Max.OK {
+			row.PerCore = ratio(row.Max.Rate, min(1, row.Max.Cores))
+		}
+	}
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		if !row.Measured {
+			continue
+		}
 		if null != nil {
-			row.MaxVsNull = ratio(maxRate(*row), maxRate(*null))
+			row.MaxVsNull = ratio(row.PerCore, null.PerCore)
 			row.CPUVsNull = ratio(row.Fixed.CPUPerMillion, null.Fixed.CPUPerMillion)
 			row.RSSVsNull = ratio(float64(row.Fixed.RSS), float64(null.Fixed.RSS))
 		}
 		row.Sizing = Sizing{
-			CoresPer10k:        ratio(10_000, maxRate(*row)),
+			CoresPer10k:        ratio(10_000, row.PerCore),
 			CoresPer10kAtFixed: row.Fixed.CPUPerMillion / 100,
 			BaseMemoryMiB:      float64(row.IdleRSS) / mib,
 		}
@@ -128,3 +137,4 @@ func maxRate(r Row) float64 {
 	}
 	return r.Max.Rate
 }
+

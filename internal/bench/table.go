@@ -27,6 +27,10 @@ type Row struct {
 	Probe Window   `json:"probe"`
 	Max   Window   `json:"max"`
 	Tries []Window `json:"tries"`
+	// PerCore is the highest sustained rate over the cores the collector
+	// used there: the rate itself when it had its core to itself, more when
+	// other processes took part of the core.
+	PerCore float64 `json:"spans_per_second_per_core"`
 	// Ratios to the null pipeline of the same run.
 	MaxVsNull float64 `json:"max_vs_null"`
 	CPUVsNull float64 `json:"cpu_per_span_vs_null"`
@@ -72,7 +76,7 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	defer c.stop()
+	defer func() { c.stop() }()
 	time.Sleep(2 * time.Second)
 	idle, err := c.usage()
 	if err != nil {
@@ -89,13 +93,16 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 	}
 	l.logf("%s: %s", s.Name, describe(row.Fixed))
 
-	if len(s.MaxEnv) > 0 {
+	// The probe and every try of the search start from a fresh collector
+	// (and an empty queue directory): an overloaded collector carries its
+	// backlog into whatever runs next.
+	fresh := func(tag string) error {
 		c.stop()
-		l.logf("%s: restart with %v for the highest rate", s.Name, s.MaxEnv)
-		if c, err = l.start(ctx, s, s.Name+"-max", l.host(10), l.opts.CollectorCPU, s.MaxEnv); err != nil {
-			return row, err
-		}
-		defer c.stop()
+		c, err = l.start(ctx, s, s.Name+"-"+tag, l.host(10), l.opts.CollectorCPU, s.MaxEnv)
+		return err
+	}
+	if err := fresh("probe"); err != nil {
+		return row, err
 	}
 	if row.Probe, err = l.window(ctx, c, 0, l.opts.Probe); err != nil {
 		return row, err
@@ -103,6 +110,9 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 	l.logf("%s: probe at max: %s", s.Name, describe(row.Probe))
 	target := row.Probe.Rate * 0.95
 	for try := range l.opts.Tries {
+		if err := fresh(fmt.Sprintf("try%d", try+1)); err != nil {
+			return row, err
+		}
 		if err := l.warm(ctx, c, target); err != nil {
 			return row, err
 		}
