@@ -137,4 +137,3 @@ func maxRate(r Row) float64 {
 	}
 	return r.Max.Rate
 }
-
