@@ -23,4 +23,4 @@ func create(context.Context, extension.Settings, component.Config) (extension.Ex
 type topologyExtension struct{}
 
 func (*topologyExtension) Start(context.Context, component.Host) error { return nil }
-func (*topologyExtension) Shutdown(context.Context) error                { return nil }
+func (*topologyExtension) Shutdown(context.Context) error              { return nil }

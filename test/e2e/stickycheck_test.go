@@ -101,4 +101,3 @@ func waitForGatewaySum(t *testing.T, run *localtopo.Running, name string, want i
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
