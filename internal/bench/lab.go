@@ -179,8 +179,11 @@ func (l *Lab) generate(ctx context.Context, endpoint string, rate float64, d tim
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	// Exit status 1 with a summary: the collector refused or failed requests,
+	// which the summary counts.
 	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && stdout.Len() > 0) {
+	refused := errors.As(err, &exit) && exit.ExitCode() == 1 && stdout.Len() > 0
+	if err != nil && !refused {
 		return generated{}, fmt.Errorf("loadgen %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	var g generated

@@ -129,11 +129,3 @@ func (r *Results) relate() {
 		}
 	}
 }
-
-// maxRate is the highest sustained rate of a row, 0 when none was.
-func maxRate(r Row) float64 {
-	if !r.Max.OK {
-		return 0
-	}
-	return r.Max.Rate
-}

@@ -124,7 +124,7 @@ func (s *dnsServer) serve() {
 		if q.Unpack(buf[:n]) != nil || len(q.Questions) != 1 {
 			continue
 		}
-		resp := dnsmessage.Message{Header: dnsmessage.Header{ID: q.Header.ID, Response: true, Authoritative: true}, Questions: q.Questions}
+		resp := dnsmessage.Message{Header: dnsmessage.Header{ID: q.ID, Response: true, Authoritative: true}, Questions: q.Questions}
 		question := q.Questions[0]
 		s.mu.Lock()
 		for _, ip := range s.addrs {

@@ -28,7 +28,6 @@ type harness struct {
 	tel  *componenttest.Telemetry
 	sink *consumertest.TracesSink
 	proc processor.Traces
-	sc   *stickyCheck
 }
 
 func newHarness(t *testing.T, self string, action Action) *harness {
