@@ -33,7 +33,11 @@ func (r *Results) Chart() string {
 	for i := 0; i <= 4; i++ {
 		x := float64(labelW) + plotW*float64(i)/4
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`+"\n", x, top-6, x, height-34)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x, height-18, count(scale*float64(i)/4))
+		tick := "0"
+		if i > 0 {
+			tick = count(scale * float64(i) / 4)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x, height-18, tick)
 	}
 	for i, row := range rows {
 		y := top + i*(barH+gap)

@@ -133,6 +133,10 @@ func (c *collector) metrics() (testbed.Metrics, error) { return testbed.Scrape(c
 
 func (c *collector) stop() { c.proc.Stop() }
 
+// kill stops the collector without letting it drain: after an overload its
+// backlog would take long to drain, and nothing of it is measured.
+func (c *collector) kill() { c.proc.Kill() }
+
 // nextSeed gives every generator run its own traces: a trace ID seen twice
 // would be taken by tail sampling as late spans of a known trace.
 func (l *Lab) nextSeed() uint64 {

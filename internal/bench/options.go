@@ -32,7 +32,8 @@ type Options struct {
 	// configuration's hold time, e.g. the gateway's decision_wait); Probe of
 	// the rate-max run that starts the search for the highest sustained rate.
 	Duration, Warmup, Probe time.Duration
-	// Tries of the sustained-rate search, each at Step times the last target.
+	// Tries of the sustained-rate search, each at most Step times the last
+	// target (lower when the collector accepted less).
 	Tries int
 	Step  float64
 	// FixedRate in spans/s, common to every configuration.
@@ -67,7 +68,7 @@ func DefaultOptions() Options {
 		Root: ".", Collector: "bin/otelcol-tiered", Loadgen: "bin/loadgen", Out: "bench/results",
 		Net: "127.0.95", CollectorCPU: 0, LoadCPU: 1, Pin: true,
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
-		Tries: 3, Step: 0.9,
+		Tries: 4, Step: 0.9,
 		FixedRate: 20_000,
 		Reps:      5, RatioDuration: 30 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,

@@ -188,7 +188,8 @@ func (l *Lab) profileGateway(ctx context.Context, rate float64) (Profile, error)
 	s, _ := ScenarioByName("gateway")
 	s = s.WithPprof()
 	res := Profile{Rate: rate, Seconds: l.opts.ProfileSeconds, File: filepath.Join(l.dir, "gateway-cpu.pprof")}
-	c, err := l.start(ctx, s, "profile-gateway", l.host(15), l.opts.CollectorCPU, nil)
+	// As in the search for the highest rate: num_traces lifted.
+	c, err := l.start(ctx, s, "profile-gateway", l.host(15), l.opts.CollectorCPU, s.MaxEnv)
 	if err != nil {
 		return res, err
 	}

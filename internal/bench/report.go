@@ -105,13 +105,19 @@ func (r *Results) Markdown() string {
 	b.WriteString("## Throughput and cost per configuration\n\n")
 	b.WriteString(r.Table())
 	fmt.Fprintf(&b, "\n![spans/s per core](%s)\n\n", ChartFile)
+	b.WriteString("How each configuration ran (paths from the repository; `raw/…` files are generated from the shipped config's lists):\n\n")
 	for _, row := range r.Rows {
-		if row.Measured {
-			fmt.Fprintf(&b, "- `%s`: `%s`\n", row.Name, row.Command)
+		if row.Command == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "- `%s`: `%s`\n", row.Name, row.Command)
+		if row.Overlay != "" {
+			fmt.Fprintf(&b, "\n  ```yaml\n  %s\n  ```\n", strings.ReplaceAll(strings.TrimSpace(row.Overlay), "\n", "\n  "))
 		}
 	}
+	b.WriteString("\nEvery collector's environment: `GOMAXPROCS=1`, `SAMPLING_PERCENTAGE=100`, `BACKEND_ENDPOINT` and `GATEWAY_ENDPOINT` at a null sink, `GATEWAY_RESOLVER` listing the three null sinks on the agent and the gateway itself on gateways (it owns every trace it gets, as behind agents), `FILE_STORAGE_DIR` in the raw directory. Gateways are searched for their highest rate with `NUM_TRACES=1000000`: the shipped 100,000 caps a replica at 100,000 ÷ `decision_wait` 10 s = 10,000 traces/s whatever its CPU (above it tail sampling drops traces before their decision).\n")
 	b.WriteString("\n## Sizing figures for the topology extension\n\n")
-	b.WriteString("Cores and memory per 10,000 spans/s. The first column is the conservative one, from the spans/s per core at the highest sustained rate. Memory is the growth of RSS from idle to the common rate, scaled to 10,000 spans/s, on top of the idle RSS; on gateways it grows with `decision_wait` (below).\n\n")
+	b.WriteString("Cores and memory per 10,000 spans/s, in two estimates: from the spans/s per core at the highest sustained rate, and from the CPU per span at the common rate (batches are fuller at high rates, so the cost per span differs); size with the larger. Memory is the growth of RSS from idle to the common rate, scaled to 10,000 spans/s, on top of the idle RSS; on gateways it grows with `decision_wait` (below).\n\n")
 	b.WriteString(r.SizingTable())
 
 	if rt := r.Ratios; rt != nil {

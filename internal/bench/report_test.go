@@ -177,3 +177,9 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 	require.NoError(t, os.WriteFile(readme, []byte("# no markers\n"), 0o644))
 	assert.ErrorContains(t, r.UpdateReadme(readme), "has no <!-- bench:table:begin -->")
 }
+
+func TestNextTargetStepsDownToWhatWasAccepted(t *testing.T) {
+	assert.InDelta(t, 90_000, nextTarget(100_000, 99_000, 0.9), 1e-9, "a near miss: one step")
+	assert.InDelta(t, 76_000, nextTarget(100_000, 80_000, 0.9), 1e-9, "just under what was accepted")
+	assert.InDelta(t, 60_000, nextTarget(100_000, 300, 0.9), 1e-9, "a stalled collector: at most 40 % down")
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,8 @@ type Row struct {
 	Title   string `json:"title"`
 	Tier    string `json:"tier,omitempty"`
 	Command string `json:"command"`
+	// Overlay is the generated overlay of list edits, if any.
+	Overlay string `json:"overlay,omitempty"`
 	// Measured is false when the configuration could not run; Skipped says why.
 	Measured bool   `json:"measured"`
 	Skipped  string `json:"skipped,omitempty"`
@@ -64,6 +67,13 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 		return row, err
 	}
 	row.Command = commandLine(l.opts.Root, files)
+	if len(s.Edits) > 0 {
+		b, err := os.ReadFile(files[len(files)-1])
+		if err != nil {
+			return row, err
+		}
+		row.Overlay = string(b)
+	}
 	if s.Pending != "" {
 		if out, err := exec.CommandContext(ctx, l.opts.Collector, validateArgs(files)...).CombinedOutput(); err != nil {
 			row.Skipped = fmt.Sprintf("%s (validate: %s)", s.Pending, lastLine(string(out)))
@@ -97,7 +107,7 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 	// (and an empty queue directory): an overloaded collector carries its
 	// backlog into whatever runs next.
 	fresh := func(tag string) error {
-		c.stop()
+		c.kill()
 		c, err = l.start(ctx, s, s.Name+"-"+tag, l.host(10), l.opts.CollectorCPU, s.MaxEnv)
 		return err
 	}
@@ -126,11 +136,18 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 			row.Max = w
 			break
 		}
-		target *= l.opts.Step
+		target = nextTarget(target, w.Rate, l.opts.Step)
 	}
 	row.Measured = true
 	row.HeldBack = heldBack(row)
 	return row, nil
+}
+
+// nextTarget follows a try that was not sustained: just under what the
+// collector accepted, but at least one step and at most 40 % below the last
+// target (a collector that stalled accepts next to nothing).
+func nextTarget(target, accepted, step float64) float64 {
+	return max(min(accepted*0.95, target*step), target*0.6)
 }
 
 // heldBack names what limited the highest rate.

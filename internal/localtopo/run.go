@@ -177,6 +177,12 @@ func (p *Process) Stop() {
 	}
 }
 
+// Kill stops the process at once (SIGKILL), without draining what it holds.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // Pid is the collector's process ID (a Prefix command such as taskset execs
 // it in its own place).
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
