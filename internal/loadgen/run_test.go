@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,16 @@ func TestRunCountSendsExactlyTheTracesOfTheSeed(t *testing.T) {
 			assertReceivedExactly(t, r, 5, 1000, 3)
 			assert.Positive(t, sum.CPUSeconds)
 			assert.Positive(t, sum.SpansPerCPUSecond)
+
+			var text strings.Builder
+			require.NoError(t, sum.WriteText(&text))
+			for _, want := range []string{
+				"loadgen: 3,000 spans in 100 requests to " + addr + " (" + string(proto) + ")",
+				"accepted  3,000 spans", "refused   0 spans", "rate ", "(target max)",
+				"request   30 spans in 10 traces of 3", "traces    seed 5, indices 0 to 999",
+			} {
+				assert.Contains(t, text.String(), want)
+			}
 		})
 	}
 }

@@ -171,7 +171,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  request   %d spans in %d traces of %d, %s bytes (%d bytes/span), %s\n", s.Shape.Spans, s.Shape.TracesPerRequest,
 		s.Shape.SpansPerTrace, Count(int64(s.Shape.Bytes)), s.Shape.Bytes/max(s.Shape.Spans, 1), s.Compression)
-	fmt.Fprintf(&b, "  traces    seed %d, indices 0 to %s\n", s.Seed, Count(s.Traces-1))
+	if s.Traces > 0 {
+		fmt.Fprintf(&b, "  traces    seed %d, indices 0 to %s\n", s.Seed, Count(s.Traces-1))
+	}
 	fmt.Fprintf(&b, "  cpu       %.2f s: %s spans per CPU-second\n", s.CPUSeconds, Count(int64(s.SpansPerCPUSecond)))
 	_, err := io.WriteString(w, b.String())
 	return err
