@@ -34,6 +34,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o.Log = stdout
 	res, err := bench.Run(ctx, o)
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "bench: interrupted; what was measured is in %s/raw\n", o.Out)
+		return 1
+	}
 	if res != nil && len(res.Rows) > 0 {
 		fmt.Fprintf(stdout, "\n%s\n%s", res.Table(), res.SizingTable())
 		fmt.Fprintf(stdout, "\nresults in %s\n", o.Out)
