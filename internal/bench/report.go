@@ -95,9 +95,9 @@ func (r *Results) Markdown() string {
 		pin = "NOT pinned (figures are not per core)"
 	}
 	fmt.Fprintf(&b, "- **Rig**: %s. Every collector gets the shipped tier config with its backends pointed at null sinks (our binary, `bench/configs/nullsink.yaml`) and `SAMPLING_PERCENTAGE=100`, so every span flows through.\n", pin)
-	fmt.Fprintf(&b, "- **Load**: OTLP/gRPC, uncompressed, requests of %d spans (%d traces × %d spans, %d attributes of %d bytes each: %s bytes, %d bytes a span), %d connections × %d requests in flight, every trace ID new. Each window lasts %s after a warm-up of %s (plus `decision_wait`, 10 s, on gateways); the highest rate is searched from a %s rate-max probe: a rate is sustained when no request is refused or failed, the collector drops nothing (its own counters) and it accepts %.0f %% of the target.\n\n",
+	fmt.Fprintf(&b, "- **Load**: OTLP/gRPC, uncompressed, requests of %d spans (%d traces × %d spans, %d attributes of %d bytes each: %s bytes, %d bytes a span), %d connections × %d requests in flight, every trace ID new. Each window lasts %s after a warm-up of %s (plus `decision_wait`, 10 s, on gateways). A rate is sustained when no request is refused or failed, the collector drops nothing (its own counters) and it accepts %.0f %% of the target; each try starts a fresh collector. The highest is searched down from a %s rate-max probe, except on gateways: driven at rate max they take spans in faster than they decide on them and stall, so their search starts from their CPU per span at the common rate and goes up by 25 %% while sustained, then halves the gap to the first rate that is not.\n\n",
 		rig.SpansPerReq, rig.SpansPerReq/max(rig.SpansPerTrace, 1), rig.SpansPerTrace, rig.Attributes, rig.AttributeSize, loadgen.Count(int64(rig.RequestBytes)),
-		rig.RequestBytes/max(rig.SpansPerReq, 1), rig.Conns, rig.Inflight, secs(rig.Duration), secs(rig.Warmup), secs(rig.Probe), 100*sustainShare)
+		rig.RequestBytes/max(rig.SpansPerReq, 1), rig.Conns, rig.Inflight, secs(rig.Duration), secs(rig.Warmup), 100*sustainShare, secs(rig.Probe))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "> **Note**: %s\n\n", n)
 	}

@@ -32,12 +32,39 @@ func TestJudgeNamesWhatWasNotSustained(t *testing.T) {
 }
 
 func TestHeldBack(t *testing.T) {
-	sustained := Window{OK: true, Rate: 1000}
-	assert.Contains(t, heldBack(Row{Max: sustained, Probe: Window{Cores: 0.97}}), "collector CPU (97 % of its core at max)")
-	assert.Contains(t, heldBack(Row{Max: sustained, Probe: Window{Cores: 0.5, Others: 0.45}}), "a shared CPU: the collector got 50 % of its core at max, other processes 45 %")
-	assert.Contains(t, heldBack(Row{Max: sustained, Probe: Window{Cores: 0.5, LoadCores: 0.95}}), "the load CPU")
-	assert.Contains(t, heldBack(Row{Max: sustained, Probe: Window{Cores: 0.5}}), "latency-bound")
+	at := func(target, cores float64) Window { return Window{OK: true, Target: target, Rate: target, Cores: cores} }
+	assert.Equal(t, "its core (97 % busy)", heldBack(Row{Max: at(1000, 0.97)}))
+	assert.Equal(t, "a shared core: the collector got 50 % of it, other processes 45 % (a lower bound)",
+		heldBack(Row{Max: Window{OK: true, Target: 1000, Rate: 1000, Cores: 0.5, Others: 0.45}}))
+	assert.Equal(t, "the load CPU (95 % busy; a lower bound)", heldBack(Row{Max: Window{OK: true, Rate: 1000, Cores: 0.5, LoadCores: 0.95}}))
+	assert.Equal(t, "not its CPU (50 % of its core): latency", heldBack(Row{Max: at(1000, 0.5)}))
+	tries := []Window{at(800, 0.8), {Target: 1500, Why: "stalled"}, at(1000, 0.9), {Target: 1200, Why: "0 spans refused, 4,000 failed (DeadlineExceeded ×8)"}}
+	assert.Equal(t, "its core (90 % busy); at 1,200 spans/s: 0 spans refused, 4,000 failed (DeadlineExceeded ×8)",
+		heldBack(Row{Max: tries[2], Tries: tries}), "the lowest rate above the highest sustained one")
 	assert.Contains(t, heldBack(Row{Tries: []Window{{Why: "accepted 1 of 2"}}}), "no try sustained: accepted 1 of 2")
+}
+
+func TestSearchFromBelowRaisesThenBrackets(t *testing.T) {
+	s := search{step: 0.9, upward: true}
+	ok := func(rate float64) Window { return Window{OK: true, Target: rate, Rate: rate} }
+	assert.InDelta(t, 50_000, s.next(40_000, ok(40_000)), 1e-9, "sustained: 25 % more")
+	assert.InDelta(t, 62_500, s.next(50_000, ok(50_000)), 1e-9)
+	assert.InDelta(t, 56_250, s.next(62_500, Window{Target: 62_500, Rate: 1_000}), 1e-9, "failed: halfway back to the best")
+	assert.InDelta(t, 59_375, s.next(56_250, ok(56_250)), 1e-9, "sustained: halfway up to the failure")
+	assert.InDelta(t, 60_937.5, s.next(59_375, ok(59_375)), 1e-9)
+	assert.Zero(t, s.next(60_937.5, ok(60_937.5)), "within 5 % of the failure: done")
+	assert.InDelta(t, 60_937.5, s.best.Rate, 1e-9)
+}
+
+func TestSearchFromTheCeilingOnlyStepsDown(t *testing.T) {
+	s := search{step: 0.9}
+	assert.InDelta(t, 90_000, s.next(100_000, Window{Target: 100_000, Rate: 99_000}), 1e-9)
+	assert.InDelta(t, 95_000, s.next(90_000, Window{OK: true, Target: 90_000, Rate: 90_000}), 1e-9, "bracketed: halfway up")
+	assert.InDelta(t, 90_000, s.best.Rate, 1e-9)
+
+	s = search{step: 0.9}
+	assert.Zero(t, s.next(95_000, Window{OK: true, Target: 95_000, Rate: 95_000}), "sustained just under the probe: done")
+	assert.InDelta(t, 95_000, s.best.Rate, 1e-9)
 }
 
 func TestAnalyzeGivesEachSampleToItsFirstCost(t *testing.T) {
@@ -119,7 +146,7 @@ func sampleResults() *Results {
 		}},
 	}
 	r.Rows[0].Max.Cores = 1
-	r.Rows[1].Max.Cores = 0.5
+	r.Rows[1].Max.Cores, r.Rows[1].Max.Others = 0.5, 0.5
 	for i := range r.Rows {
 		r.Rows[i].HeldBack = heldBack(r.Rows[i])
 	}
@@ -146,8 +173,8 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 	r := sampleResults()
 	md := r.Markdown()
 	for _, want := range []string{
-		"| null pipeline | 200,000 | 1.00× | 200,000 (1.00) | 4.0 | 1.00× | 110 MiB | 1.00× | collector CPU (98 % of its core at max) |",
-		"| gateway | 100,000 | 0.50× | 50,000 (0.50) | 8.0 | 2.00× | 300 MiB | 2.73× | a shared CPU: the collector got 50 % of its core at max, other processes 50 %",
+		"| null pipeline | 200,000 | 1.00× | 200,000 (1.00) | 4.0 | 1.00× | 110 MiB | 1.00× | its core (100 % busy) |",
+		"| gateway | 100,000 | 0.50× | 50,000 (0.50) | 8.0 | 2.00× | 300 MiB | 2.73× | a shared core: the collector got 50 % of it, other processes 50 % (a lower bound) |",
 		"| gateway with audit | not measured | | | | | | | the audit is not merged |",
 		"| gateway | 0.100 | 0.080 | 100 MiB | 100 MiB |",
 		"| gateway ÷ gateway-nostickycheck | 1.010 ✓ | 0.990 – 1.020 | 1.010, 0.990, 1.020 | ≤ 1.03 |",

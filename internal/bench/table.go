@@ -111,20 +111,33 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 		c, err = l.start(ctx, s, s.Name+"-"+tag, l.host(10), l.opts.CollectorCPU, s.MaxEnv)
 		return err
 	}
-	if err := fresh("probe"); err != nil {
-		return row, err
+	// Where the search starts: below a configuration that holds data (a
+	// gateway's tail sampling), from its CPU per span at the common rate,
+	// raising the rate while it holds — driven at rate max it takes spans
+	// in faster than it can decide on them and stalls; the others from a
+	// rate-max probe, their ceiling.
+	srch := search{step: l.opts.Step}
+	var target float64
+	if s.Hold > 0 {
+		srch.upward = true
+		target = 2 * l.opts.FixedRate
+		if row.Fixed.CPUPerMillion > 0 {
+			target = 0.9 * 1e6 / row.Fixed.CPUPerMillion
+		}
+	} else {
+		if err := fresh("probe"); err != nil {
+			return row, err
+		}
+		if err := l.warm(ctx, c, 0); err != nil {
+			return row, err
+		}
+		if row.Probe, err = l.window(ctx, c, 0, l.opts.Probe); err != nil {
+			return row, err
+		}
+		l.logf("%s: probe at max: %s", s.Name, describe(row.Probe))
+		target = row.Probe.Rate * 0.95
 	}
-	// At max for the warm-up and the hold time first: a gateway takes spans
-	// in for decision_wait before it exports any, and would look faster.
-	if err := l.warm(ctx, c, 0); err != nil {
-		return row, err
-	}
-	if row.Probe, err = l.window(ctx, c, 0, l.opts.Probe); err != nil {
-		return row, err
-	}
-	l.logf("%s: probe at max: %s", s.Name, describe(row.Probe))
-	target := row.Probe.Rate * 0.95
-	for try := range l.opts.Tries {
+	for try := 0; try < l.opts.Tries && target > 0; try++ {
 		if err := fresh(fmt.Sprintf("try%d", try+1)); err != nil {
 			return row, err
 		}
@@ -137,12 +150,9 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 		}
 		row.Tries = append(row.Tries, w)
 		l.logf("%s: try %d at %s spans/s: %s", s.Name, try+1, fmtRate(target), describe(w))
-		if w.OK {
-			row.Max = w
-			break
-		}
-		target = nextTarget(target, w.Rate, l.opts.Step)
+		target = srch.next(target, w)
 	}
+	row.Max = srch.best
 	row.Measured = true
 	row.HeldBack = heldBack(row)
 	return row, nil
@@ -155,28 +165,83 @@ func nextTarget(target, accepted, step float64) float64 {
 	return max(min(accepted*0.95, target*step), target*0.6)
 }
 
-// heldBack names what limited the highest rate.
+// heldBack names what limited the highest rate: the collector's core, a
+// core shared with other processes, the load CPU, or neither; and what
+// happened at the next rate tried above it.
 func heldBack(r Row) string {
 	w := r.Max
 	if !w.OK {
 		if len(r.Tries) == 0 {
 			return "not measured"
 		}
-		last := r.Tries[len(r.Tries)-1]
-		return "no try sustained: " + last.Why
+		return "no try sustained: " + r.Tries[len(r.Tries)-1].Why
 	}
-	p := r.Probe
+	var limit string
 	switch {
-	case p.Others+p.Steal >= 0.1 && p.Cores < 0.85:
-		return fmt.Sprintf("a shared CPU: the collector got %.0f %% of its core at max, other processes %.0f %%, the hypervisor %.0f %%: a lower bound",
-			100*p.Cores, 100*p.Others, 100*p.Steal)
-	case r.Probe.LoadCores >= 0.9:
-		return fmt.Sprintf("the load CPU (generator and sinks at %.0f %% of it at max): the figure is a lower bound", 100*r.Probe.LoadCores)
-	case r.Probe.Cores >= 0.85:
-		return fmt.Sprintf("collector CPU (%.0f %% of its core at max)", 100*r.Probe.Cores)
+	case w.Others+w.Steal >= 0.1:
+		limit = fmt.Sprintf("a shared core: the collector got %.0f %% of it, other processes %.0f %% (a lower bound)", 100*w.Cores, 100*(w.Others+w.Steal))
+	case w.Cores >= 0.85:
+		limit = fmt.Sprintf("its core (%.0f %% busy)", 100*w.Cores)
+	case w.LoadCores >= 0.9:
+		limit = fmt.Sprintf("the load CPU (%.0f %% busy; a lower bound)", 100*w.LoadCores)
 	default:
-		return fmt.Sprintf("not CPU (collector at %.0f %% of its core at max): latency-bound; more generator concurrency may go higher", 100*r.Probe.Cores)
+		limit = fmt.Sprintf("not its CPU (%.0f %% of its core): latency", 100*w.Cores)
 	}
+	var above *Window
+	for i := range r.Tries {
+		t := &r.Tries[i]
+		if !t.OK && t.Target > w.Target && (above == nil || t.Target < above.Target) {
+			above = t
+		}
+	}
+	if above != nil {
+		return fmt.Sprintf("%s; at %s spans/s: %s", limit, count(above.Target), above.Why)
+	}
+	return limit
+}
+
+// search picks the target of each try for the highest sustained rate.
+type search struct {
+	step float64
+	// upward: the start is an estimate from below, raised while sustained;
+	// otherwise the start is the ceiling (a rate-max probe) and the search
+	// only steps down from it.
+	upward bool
+	best   Window
+	// failed is the lowest target not sustained (0: none yet).
+	failed float64
+}
+
+// next takes the window of a try at target and returns the next target, or
+// 0 when the search is done: the highest sustained rate is then within 5 %
+// of the lowest one not sustained, or the start was the ceiling.
+func (s *search) next(target float64, w Window) float64 {
+	if w.OK {
+		if w.Rate > s.best.Rate {
+			s.best = w
+		}
+		switch {
+		case s.failed > 0:
+			if s.failed <= target*1.05 {
+				return 0
+			}
+			return (target + s.failed) / 2
+		case s.upward:
+			return target * 1.25
+		default:
+			return 0
+		}
+	}
+	if s.failed == 0 || target < s.failed {
+		s.failed = target
+	}
+	if s.best.OK {
+		if s.failed <= s.best.Target*1.05 {
+			return 0
+		}
+		return (s.best.Target + s.failed) / 2
+	}
+	return nextTarget(target, w.Rate, s.step)
 }
 
 func describe(w Window) string {
