@@ -32,7 +32,9 @@ func TestJudgeNamesWhatWasNotSustained(t *testing.T) {
 }
 
 func TestHeldBack(t *testing.T) {
-	at := func(target, cores float64) Window { return Window{OK: true, Target: target, Rate: target, Cores: cores} }
+	at := func(target, cores float64) Window {
+		return Window{OK: true, Target: target, Rate: target, Cores: cores}
+	}
 	assert.Equal(t, "its core (97 % busy)", heldBack(Row{Max: at(1000, 0.97)}))
 	assert.Equal(t, "a shared core: the collector got 50 % of it, other processes 45 % (a lower bound)",
 		heldBack(Row{Max: Window{OK: true, Target: 1000, Rate: 1000, Cores: 0.5, Others: 0.45}}))
