@@ -69,7 +69,7 @@ func (l *Lab) startSinks(ctx context.Context) error {
 // env is what every collector of the rig gets: the shipped configs'
 // variables pointed at the rig (the null sinks stand in for the gateways
 // and the backend), sampling everything so that every span flows through.
-func (l *Lab) env(name, host string) map[string]string {
+func (l *Lab) env(s Scenario, name, host string) map[string]string {
 	sinks := make([]string, 3)
 	for i := range sinks {
 		sinks[i] = l.sinkAddr(i)
@@ -86,12 +86,12 @@ func (l *Lab) env(name, host string) map[string]string {
 		// The gateway under test is the only member of its ring: it owns
 		// every trace, as a gateway fed by agents owns the traces it gets.
 		// The agent routes to the three null sinks.
-		"GATEWAY_RESOLVER": l.resolver(name, host, sinks),
+		"GATEWAY_RESOLVER": l.resolver(s, host, sinks),
 	}
 }
 
-func (l *Lab) resolver(name, host string, sinks []string) string {
-	if strings.HasPrefix(name, "agent") {
+func (l *Lab) resolver(s Scenario, host string, sinks []string) string {
+	if s.Tier == "agent" {
 		return fmt.Sprintf("{static: {hostnames: [%s]}}", strings.Join(sinks, ", "))
 	}
 	return fmt.Sprintf("{static: {hostnames: [%s:4317]}}", host)
@@ -104,7 +104,8 @@ func (l *Lab) start(ctx context.Context, s Scenario, name, host string, cpu int,
 	if err != nil {
 		return nil, err
 	}
-	env := l.env(name, host)
+	env := l.env(s, name, host)
+	maps.Copy(env, s.Env)
 	maps.Copy(env, extra)
 	m := localtopo.Member{
 		Name: name, Config: files[0], Overlays: files[1:], Prefix: l.pin(cpu), Host: host, Env: env,

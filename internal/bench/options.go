@@ -68,14 +68,17 @@ func DefaultOptions() Options {
 		Root: ".", Collector: "bin/otelcol-tiered", Loadgen: "bin/loadgen", Out: "bench/results",
 		Net: "127.0.95", CollectorCPU: 0, LoadCPU: 1, Pin: true,
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
-		Tries: 4, Step: 0.9,
+		Tries: 3, Step: 0.9,
 		FixedRate: 20_000,
 		Reps:      5, RatioDuration: 30 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,
 		ProfileSeconds: 20,
 		MicroCount:     6,
 		Shape:          loadgen.DefaultConfig().Shape,
-		Conns:          2, Inflight: 4,
+		// Agents export to a gateway with many requests in flight (the
+		// sending queue's consumers): enough to ride over a collector's
+		// short pauses.
+		Conns: 4, Inflight: 8,
 	}
 }
 

@@ -40,9 +40,18 @@ func TestHeldBack(t *testing.T) {
 		heldBack(Row{Max: Window{OK: true, Target: 1000, Rate: 1000, Cores: 0.5, Others: 0.45}}))
 	assert.Equal(t, "the load CPU (95 % busy; a lower bound)", heldBack(Row{Max: Window{OK: true, Rate: 1000, Cores: 0.5, LoadCores: 0.95}}))
 	assert.Equal(t, "not its CPU (50 % of its core): latency", heldBack(Row{Max: at(1000, 0.5)}))
-	tries := []Window{at(800, 0.8), {Target: 1500, Why: "stalled"}, at(1000, 0.9), {Target: 1200, Why: "0 spans refused, 4,000 failed (DeadlineExceeded ×8)"}}
-	assert.Equal(t, "its core (90 % busy); at 1,200 spans/s: 0 spans refused, 4,000 failed (DeadlineExceeded ×8)",
+	assert.InDelta(t, 1000, func() float64 {
+		r := Results{Rows: []Row{{Name: "x", Measured: true, Max: at(1000, 0.5)}}}
+		r.relate()
+		return r.Rows[0].PerCore
+	}(), 1e-9,
+		"idle time on its core is not credited")
+	tries := []Window{at(800, 0.8), {Target: 1500, Why: "stalled"}, at(1000, 0.9), {Target: 1200, Cores: 0.95, Why: "0 spans refused, 4,000 failed (DeadlineExceeded ×8)"}}
+	assert.Equal(t, "its core (90 % busy); at 1,200 spans/s (95 % busy): 0 spans refused, 4,000 failed (DeadlineExceeded ×8)",
 		heldBack(Row{Max: tries[2], Tries: tries}), "the lowest rate above the highest sustained one")
+	tries = []Window{at(1000, 0.75), {Target: 1100, Cores: 0.85, Why: "accepted 1,000 spans/s of the 1,100 asked"}}
+	assert.Equal(t, "its core (75 % busy); at 1,100 spans/s (85 % busy): accepted 1,000 spans/s of the 1,100 asked",
+		heldBack(Row{Max: tries[0], Tries: tries}), "busy enough just above: queueing on a core near full")
 	assert.Contains(t, heldBack(Row{Tries: []Window{{Why: "accepted 1 of 2"}}}), "no try sustained: accepted 1 of 2")
 }
 

@@ -105,8 +105,10 @@ func (r *Results) relate() {
 		if !row.Measured {
 			continue
 		}
-		if row.Max.OK {
-			row.PerCore = ratio(row.Max.Rate, min(1, row.Max.Cores))
+		if w := row.Max; w.OK && w.Cores > 0 {
+			// Credit the collector with the share of its core that other
+			// processes took, not with time its core was idle.
+			row.PerCore = w.Rate * min(1, w.Cores+w.Others+w.Steal) / w.Cores
 		}
 	}
 	for i := range r.Rows {

@@ -33,8 +33,9 @@ type Scenario struct {
 	// Hold is how long it holds data before sending it on (tail sampling's
 	// decision_wait): the warm-up waits that long more.
 	Hold time.Duration
-	// MaxEnv is added to the environment for the search of the highest rate.
-	MaxEnv map[string]string
+	// Env is added to the rig's environment; MaxEnv too for the search of
+	// the highest rate.
+	Env, MaxEnv map[string]string
 	// Pending, when set, says why the configuration may not run in this
 	// build; the harness then validates it first and reports it as not
 	// measured when the binary rejects it.
@@ -72,6 +73,8 @@ func Scenarios() []Scenario {
 			Edits: []ListEdit{{Path: tracesProcessors, Remove: []string{"stickycheck"}}}, Sinks: 1, Hold: decisionWait, MaxEnv: gatewayMaxEnv},
 		{Name: "gateway", Title: "gateway with stickycheck (configs/gateway.yaml)", Tier: "gateway", Base: "configs/gateway.yaml", Sinks: 1,
 			Hold: decisionWait, MaxEnv: gatewayMaxEnv},
+		{Name: "gateway-sampled", Title: "gateway with stickycheck, sampling 1 % (as shipped)", Tier: "gateway", Base: "configs/gateway.yaml", Sinks: 1,
+			Hold: decisionWait, Env: map[string]string{"SAMPLING_PERCENTAGE": "1"}, MaxEnv: gatewayMaxEnv},
 		{Name: "gateway-audit", Title: "gateway with stickycheck and split-trace audit", Tier: "gateway", Base: "configs/gateway.yaml",
 			Overlays: []string{"bench/configs/gateway-audit.yaml"}, Sinks: 1, Hold: decisionWait, MaxEnv: gatewayMaxEnv,
 			Pending: "the split-trace audit (issue 5) is not merged: wire bench/configs/gateway-audit.yaml to its config when it is"},

@@ -176,17 +176,6 @@ func heldBack(r Row) string {
 		}
 		return "no try sustained: " + r.Tries[len(r.Tries)-1].Why
 	}
-	var limit string
-	switch {
-	case w.Others+w.Steal >= 0.1:
-		limit = fmt.Sprintf("a shared core: the collector got %.0f %% of it, other processes %.0f %% (a lower bound)", 100*w.Cores, 100*(w.Others+w.Steal))
-	case w.Cores >= 0.85:
-		limit = fmt.Sprintf("its core (%.0f %% busy)", 100*w.Cores)
-	case w.LoadCores >= 0.9:
-		limit = fmt.Sprintf("the load CPU (%.0f %% busy; a lower bound)", 100*w.LoadCores)
-	default:
-		limit = fmt.Sprintf("not its CPU (%.0f %% of its core): latency", 100*w.Cores)
-	}
 	var above *Window
 	for i := range r.Tries {
 		t := &r.Tries[i]
@@ -194,8 +183,19 @@ func heldBack(r Row) string {
 			above = t
 		}
 	}
+	var limit string
+	switch {
+	case w.Others+w.Steal >= 0.1:
+		limit = fmt.Sprintf("a shared core: the collector got %.0f %% of it, other processes %.0f %% (a lower bound)", 100*w.Cores, 100*(w.Others+w.Steal))
+	case w.LoadCores >= 0.9:
+		limit = fmt.Sprintf("the load CPU (%.0f %% busy; a lower bound)", 100*w.LoadCores)
+	case w.Cores >= 0.8 || (above != nil && above.Cores >= 0.8):
+		limit = fmt.Sprintf("its core (%.0f %% busy)", 100*w.Cores)
+	default:
+		limit = fmt.Sprintf("not its CPU (%.0f %% of its core): latency", 100*w.Cores)
+	}
 	if above != nil {
-		return fmt.Sprintf("%s; at %s spans/s: %s", limit, count(above.Target), above.Why)
+		return fmt.Sprintf("%s; at %s spans/s (%.0f %% busy): %s", limit, count(above.Target), 100*above.Cores, above.Why)
 	}
 	return limit
 }

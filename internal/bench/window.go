@@ -67,10 +67,9 @@ func (l *Lab) window(ctx context.Context, c *collector, rate float64, d time.Dur
 	if err != nil {
 		return Window{}, err
 	}
-	m0, err := c.metrics()
-	if err != nil {
-		return Window{}, err
-	}
+	// An overloaded collector may not answer its self-telemetry in time:
+	// the window is then not sustained, and says why.
+	m0, scrapeErr := c.metrics()
 	sink0 := l.sinkCPU()
 	cpu0, _ := readCPU(l.opts.CollectorCPU)
 	g, err := l.generate(ctx, c.endpoint(), rate, d, 0)
@@ -83,8 +82,8 @@ func (l *Lab) window(ctx context.Context, c *collector, rate float64, d time.Dur
 		return Window{}, fmt.Errorf("%s: %w (did it exit? see its log)", c.proc.Member().Name, err)
 	}
 	m1, err := c.metrics()
-	if err != nil {
-		return Window{}, err
+	if scrapeErr == nil {
+		scrapeErr = err
 	}
 	s := g.summary
 	w := Window{
@@ -106,15 +105,21 @@ func (l *Lab) window(ctx context.Context, c *collector, rate float64, d time.Dur
 	w.GenSpansPerCPU = ratio(float64(s.Spans.Sent), w.GenCPU)
 	w.CollectorSpansPerCPU = ratio(float64(w.Spans), w.CPU)
 	w.GenOverCollector = ratio(w.GenSpansPerCPU, w.CollectorSpansPerCPU)
-	for _, name := range dropMetrics {
-		if delta := m1.Sum(name, nil) - m0.Sum(name, nil); delta > 0 {
-			if w.Drops == nil {
-				w.Drops = map[string]float64{}
+	if scrapeErr == nil {
+		for _, name := range dropMetrics {
+			if delta := m1.Sum(name, nil) - m0.Sum(name, nil); delta > 0 {
+				if w.Drops == nil {
+					w.Drops = map[string]float64{}
+				}
+				w.Drops[name] = delta
 			}
-			w.Drops[name] = delta
 		}
 	}
 	w.OK, w.Why = w.judge()
+	if scrapeErr != nil {
+		w.OK = false
+		w.Why = strings.TrimPrefix(w.Why+"; ", "; ") + "its self-telemetry did not answer (stalled?): " + scrapeErr.Error()
+	}
 	return w, nil
 }
 

@@ -7,8 +7,10 @@ import (
 )
 
 // pacer hands out send times spaced interval apart, shared by all workers.
-// When the senders fall behind (the collector is slow), they catch up by at
-// most burst: the rate is a ceiling, never a reason to flood.
+// When the senders fall behind (the collector paused, e.g. for a GC or a
+// batch of tail-sampling decisions), they catch up on at most a second of
+// sends, so that the rate holds over the run; a longer stall is not made up:
+// the rate is a ceiling, never a reason to flood.
 type pacer struct {
 	mu       sync.Mutex
 	interval time.Duration
@@ -18,7 +20,7 @@ type pacer struct {
 }
 
 func newPacer(interval time.Duration, start time.Time) *pacer {
-	burst := 100 * time.Millisecond
+	burst := time.Second
 	if burst < interval {
 		burst = interval
 	}

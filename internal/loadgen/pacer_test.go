@@ -18,16 +18,16 @@ func TestPacerSpacesSlotsAndCatchesUpByAtMostTheBurst(t *testing.T) {
 	assert.Equal(t, t0.Add(10*time.Millisecond), p.slot())
 	assert.Equal(t, t0.Add(20*time.Millisecond), p.slot())
 
-	// The senders stalled for a second: the slots resume 100 ms (the burst)
-	// in the past, not a second — at most 10 requests go out at once.
-	now = t0.Add(time.Second)
+	// The senders stalled for five seconds: the slots resume a second (the
+	// burst) in the past, not five — at most 100 requests are made up.
+	now = t0.Add(5 * time.Second)
 	first := p.slot()
-	assert.Equal(t, now.Add(-100*time.Millisecond), first)
+	assert.Equal(t, now.Add(-time.Second), first)
 	late := 1
 	for p.slot().Before(now) {
 		late++
 	}
-	assert.Equal(t, 10, late)
+	assert.Equal(t, 100, late)
 }
 
 func TestHistogramQuantilesWithinNinePercent(t *testing.T) {
