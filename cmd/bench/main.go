@@ -24,7 +24,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args, stderr)
+	o, render, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -33,6 +33,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Log = stdout
+	if render != "" {
+		if _, err := bench.Render(render, o.Out, o.Readme); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "report of %s written to %s\n", render, o.Out)
+		return 0
+	}
 	res, err := bench.Run(ctx, o)
 	if ctx.Err() != nil {
 		fmt.Fprintf(stderr, "bench: interrupted; what was measured is in %s/raw\n", o.Out)
@@ -49,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func parseArgs(args []string, stderr io.Writer) (bench.Options, error) {
+func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	o := bench.DefaultOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -84,19 +92,20 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, error) {
 	fs.IntVar(&o.Inflight, "inflight", o.Inflight, "generator: requests in flight per connection")
 	only := fs.String("only", "", "comma-separated configurations of the table (default all): "+names())
 	skip := fs.String("skip", "", "comma-separated parts to skip: table, ratios, memory, profile, micro")
+	render := fs.String("render", "", "measure nothing: rewrite the report from this results.json (of an earlier run)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
 			fmt.Fprint(stderr, "bench measures the built collector in every tier configuration (see the README's Sizing section).\n\nusage: bench [options]\n\noptions:\n")
 			fs.PrintDefaults()
 		}
-		return o, err
+		return o, "", err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.Only, o.Skip = list(*only), list(*skip)
-	return o, o.Validate()
+	return o, *render, o.Validate()
 }
 
 func list(s string) []string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -188,4 +189,33 @@ func (o Options) checkMachine() error {
 		return fmt.Errorf("collector-cpu %d, load-cpu %d: this machine has CPUs 0 to %d", o.CollectorCPU, o.LoadCPU, n-1)
 	}
 	return nil
+}
+
+// Render rewrites the report, the chart and the README's table from the
+// results.json of an earlier run, without measuring anything.
+func Render(resultsJSON, out, readme string) (*Results, error) {
+	b, err := os.ReadFile(resultsJSON)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", resultsJSON, err)
+	}
+	// What is derived from the windows is derived again, by this code.
+	for i := range r.Rows {
+		if r.Rows[i].Measured {
+			r.Rows[i].HeldBack = heldBack(r.Rows[i])
+		}
+	}
+	r.relate()
+	if err := r.write(out); err != nil {
+		return nil, err
+	}
+	if readme != "" {
+		if err := r.UpdateReadme(readme); err != nil {
+			return nil, err
+		}
+	}
+	return &r, nil
 }

@@ -33,6 +33,8 @@ type collector struct {
 	proc     *localtopo.Process
 	scenario Scenario
 	host     string
+	// scratch holds its sending queue: removed when it stops.
+	scratch string
 }
 
 // Addresses: collectors under test at .10 onwards, null sinks at .21–.23.
@@ -81,7 +83,7 @@ func (l *Lab) env(s Scenario, name, host string) map[string]string {
 		"BACKEND_ENDPOINT":    l.sinkAddr(0),
 		"GATEWAY_ENDPOINT":    l.sinkAddr(0),
 		"SAMPLING_PERCENTAGE": "100",
-		"FILE_STORAGE_DIR":    filepath.Join(l.dir, name, "queue"),
+		"FILE_STORAGE_DIR":    filepath.Join(l.scratch(name), "queue"),
 		"GATEWAY_SELF":        host + ":4317",
 		// The gateway under test is the only member of its ring: it owns
 		// every trace, as a gateway fed by agents owns the traces it gets.
@@ -123,7 +125,7 @@ func (l *Lab) start(ctx context.Context, s Scenario, name, host string, cpu int,
 	if err != nil {
 		return nil, err
 	}
-	return &collector{proc: p, scenario: s, host: host}, nil
+	return &collector{proc: p, scenario: s, host: host, scratch: l.scratch(name)}, nil
 }
 
 func (c *collector) endpoint() string { return c.host + ":4317" }
@@ -132,11 +134,20 @@ func (c *collector) usage() (Usage, error) { return readUsage(c.proc.Pid()) }
 
 func (c *collector) metrics() (testbed.Metrics, error) { return testbed.Scrape(c.host + ":8888") }
 
-func (c *collector) stop() { c.proc.Stop() }
+func (c *collector) stop() {
+	c.proc.Stop()
+	_ = os.RemoveAll(c.scratch)
+}
 
 // kill stops the collector without letting it drain: after an overload its
 // backlog would take long to drain, and nothing of it is measured.
-func (c *collector) kill() { c.proc.Kill() }
+func (c *collector) kill() {
+	c.proc.Kill()
+	_ = os.RemoveAll(c.scratch)
+}
+
+// scratch is a collector's directory for its sending queue.
+func (l *Lab) scratch(name string) string { return filepath.Join(l.dir, name) }
 
 // nextSeed gives every generator run its own traces: a trace ID seen twice
 // would be taken by tail sampling as late spans of a known trace.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
@@ -94,7 +95,7 @@ func (r *Results) Markdown() string {
 	if !rig.Pinned {
 		pin = "NOT pinned (figures are not per core)"
 	}
-	fmt.Fprintf(&b, "- **Rig**: %s. Every collector gets the shipped tier config with its backends pointed at null sinks (our binary, `bench/configs/nullsink.yaml`) and `SAMPLING_PERCENTAGE=100`, so every span flows through.\n", pin)
+	fmt.Fprintf(&b, "- **Rig**: %s. Every collector gets the shipped tier config with its backends pointed at null sinks (our binary, `bench/configs/nullsink.yaml`) and, unless its row says otherwise, `SAMPLING_PERCENTAGE=100`, so every span flows through.\n", pin)
 	fmt.Fprintf(&b, "- **Load**: OTLP/gRPC, uncompressed, requests of %d spans (%d traces × %d spans, %d attributes of %d bytes each: %s bytes, %d bytes a span), %d connections × %d requests in flight, every trace ID new. Each window lasts %s after a warm-up of %s (plus `decision_wait`, 10 s, on gateways). A rate is sustained when no request is refused or failed, the collector drops nothing (its own counters) and it accepts %.0f %% of the target; each try starts a fresh collector. The highest is searched down from a %s rate-max probe, except on gateways: driven at rate max they take spans in faster than they decide on them and stall, so their search starts from their CPU per span at the common rate and goes up by 25 %% while sustained, then halves the gap to the first rate that is not.\n\n",
 		rig.SpansPerReq, rig.SpansPerReq/max(rig.SpansPerTrace, 1), rig.SpansPerTrace, rig.Attributes, rig.AttributeSize, loadgen.Count(int64(rig.RequestBytes)),
 		rig.RequestBytes/max(rig.SpansPerReq, 1), rig.Conns, rig.Inflight, secs(rig.Duration), secs(rig.Warmup), 100*sustainShare, secs(rig.Probe))
@@ -110,7 +111,7 @@ func (r *Results) Markdown() string {
 		if row.Command == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "- `%s`: `%s`\n", row.Name, row.Command)
+		fmt.Fprintf(&b, "- `%s`: `%s%s`\n", row.Name, envPrefix(row.Name), row.Command)
 		if row.Overlay != "" {
 			fmt.Fprintf(&b, "\n  ```yaml\n  %s\n  ```\n", strings.ReplaceAll(strings.TrimSpace(row.Overlay), "\n", "\n  "))
 		}
@@ -198,6 +199,24 @@ func (r *Results) Markdown() string {
 	}
 
 	b.WriteString("\n## Measure on your machine\n\n```sh\nmake bench                          # the whole run, about 30 minutes on 2 CPUs\ngo run ./cmd/bench -h               # durations, rates, repetitions, CPUs, parts to skip\n```\n\nThe machine needs two CPUs or more and `taskset` (util-linux). Compare the ratios to the null pipeline rather than the raw rates when machines differ.\n")
+	return b.String()
+}
+
+// envPrefix shows the environment a configuration adds to the rig's.
+func envPrefix(name string) string {
+	s, ok := ScenarioByName(name)
+	if !ok || len(s.Env) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s ", k, s.Env[k])
+	}
 	return b.String()
 }
 

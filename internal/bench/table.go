@@ -174,7 +174,12 @@ func heldBack(r Row) string {
 		if len(r.Tries) == 0 {
 			return "not measured"
 		}
-		return "no try sustained: " + r.Tries[len(r.Tries)-1].Why
+		last := r.Tries[len(r.Tries)-1]
+		why := "no try sustained: " + last.Why
+		if last.Others+last.Steal >= 0.1 {
+			why += fmt.Sprintf(" (other processes took %.0f %% of its core)", 100*(last.Others+last.Steal))
+		}
+		return why
 	}
 	var above *Window
 	for i := range r.Tries {
