@@ -106,7 +106,6 @@ func BenchmarkFill(b *testing.B) {
 	tmpl, err := NewTemplate(DefaultConfig().Shape, 1)
 	require.NoError(b, err)
 	buf := tmpl.NewBuffer()
-	b.SetBytes(int64(tmpl.Size()))
 	b.ReportAllocs()
 	var seq uint64
 	for b.Loop() {
