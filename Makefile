@@ -9,6 +9,7 @@ OTELCOL_VERSION        := 0.159.0
 OTELCOL_STABLE_VERSION := 1.65.0
 VERSION                := 0.1.0
 GOLANGCI_LINT_VERSION  := v2.6.2
+BENCHSTAT_VERSION      := v0.0.0-20260908200009-22c9c6c9d4da
 
 SHELL      := /usr/bin/env bash
 GO         ?= go
@@ -16,15 +17,17 @@ TOOLS      := $(CURDIR)/.tools
 BUILD_DIR  := $(CURDIR)/build
 DIST_DIR   := $(BUILD_DIR)/otelcol-tiered
 BIN        := $(CURDIR)/bin/otelcol-tiered
+LOADGEN    := $(CURDIR)/bin/loadgen
 OCB        := $(TOOLS)/builder-v$(OTELCOL_VERSION)
 MDATAGEN   := $(TOOLS)/mdatagen-v$(OTELCOL_VERSION)
 GOLANGCI   := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+BENCHSTAT  := $(TOOLS)/benchstat-$(BENCHSTAT_VERSION)
 
 # Sources of our own components that are compiled into the binary.
 COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -name '*_test.go' 2>/dev/null)
 export CGO_ENABLED := 0
 
-.PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools
+.PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools bench
 .PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale
 
 all: build
@@ -46,7 +49,12 @@ $(GOLANGCI):
 	GOBIN=$(TOOLS) CGO_ENABLED=0 $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(TOOLS)/golangci-lint $@
 
-tools: $(OCB) $(MDATAGEN) $(GOLANGCI)
+$(BENCHSTAT):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	mv $(TOOLS)/benchstat $@
+
+tools: $(OCB) $(MDATAGEN) $(GOLANGCI) $(BENCHSTAT)
 
 ## build ---------------------------------------------------------------------
 manifest: $(BUILD_DIR)/builder-config.yaml
@@ -66,7 +74,11 @@ $(BIN): $(BUILD_DIR)/builder-config.yaml $(OCB) go.mod go.sum $(COMPONENT_SRCS)
 	cp $(DIST_DIR)/otelcol-tiered $@
 	@$(GO) run ./cmd/pincheck -makefile Makefile -gomod $(DIST_DIR)/go.mod
 
-build: $(BIN)
+build: $(BIN) $(LOADGEN)
+
+# The load generator (cmd/loadgen), an ordinary Go build.
+$(LOADGEN): go.mod go.sum $(shell find cmd/loadgen internal/loadgen -name '*.go' -not -name '*_test.go')
+	$(GO) build -o $@ ./cmd/loadgen
 
 ## run -----------------------------------------------------------------------
 # One agent, three gateways and a sink on loopback (SIDECARS=N adds sidecars
@@ -78,8 +90,8 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 	$(GO) build -o $@ ./cmd/tieredrun
 
 ## test ----------------------------------------------------------------------
-test: $(BIN) test-image
-	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
+test: $(BIN) $(LOADGEN) test-image
+	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
@@ -93,6 +105,15 @@ test: $(BIN) test-image
 FUZZTIME ?= 60000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./processor/stickycheckprocessor
+
+## bench ---------------------------------------------------------------------
+# Every tier config on one core, our components' cost, tail-sampling memory,
+# a gateway profile and the Go micro-benchmarks (about 30 minutes on 2 CPUs;
+# not part of `make test`). Results in bench/results and the README's Sizing
+# section. Pass options through BENCH_FLAGS, e.g. BENCH_FLAGS="-reps 3".
+bench: $(BIN) $(LOADGEN) $(BENCHSTAT)
+	$(GO) run ./cmd/bench -collector $(BIN) -loadgen $(LOADGEN) -benchstat $(BENCHSTAT) \
+	    -out bench/results -readme README.md $(BENCH_FLAGS)
 
 validate-configs: $(BIN)
 	@for c in configs/*.yaml; do echo "validate $$c"; $(BIN) validate --config $$c || exit 1; done

@@ -45,6 +45,11 @@ type Options struct {
 type Member struct {
 	Name   string
 	Config string
+	// Overlays are config files merged over Config, in order (the collector
+	// merges its --config files; a list is replaced by the later file's).
+	Overlays []string
+	// Prefix is a command the collector runs under, e.g. taskset -c 0.
+	Prefix []string
 	Host   string
 	Env    map[string]string
 	// LogFile receives the process's stdout and stderr.

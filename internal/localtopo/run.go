@@ -18,10 +18,11 @@ import (
 // Running is a started topology.
 type Running struct {
 	Topology
-	procs []*proc
+	procs []*Process
 }
 
-type proc struct {
+// Process is one started member.
+type Process struct {
 	member Member
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -52,21 +53,32 @@ func Start(ctx context.Context, bin string, t Topology) (*Running, error) {
 	}
 	r := &Running{Topology: t}
 	for _, m := range t.Members() {
-		p, err := startProc(bin, m)
+		p, err := StartProcess(ctx, bin, m)
 		if err != nil {
 			r.Stop()
 			return nil, err
 		}
 		r.procs = append(r.procs, p)
-		if err := p.waitHealthy(ctx, 60*time.Second); err != nil {
-			r.Stop()
-			return nil, fmt.Errorf("%s did not become healthy: %w\n--- %s (last lines) ---\n%s", m.Name, err, m.LogFile, tail(m.LogFile, 20))
-		}
 	}
 	return r, nil
 }
 
-func startProc(bin string, m Member) (*proc, error) {
+// StartProcess starts one member and waits until its health endpoint
+// answers; when it does not, it stops the process and returns an error with
+// the tail of its log.
+func StartProcess(ctx context.Context, bin string, m Member) (*Process, error) {
+	p, err := startProc(bin, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitHealthy(ctx, 60*time.Second); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("%s did not become healthy: %w\n--- %s (last lines) ---\n%s", m.Name, err, m.LogFile, tail(m.LogFile, 20))
+	}
+	return p, nil
+}
+
+func startProc(bin string, m Member) (*Process, error) {
 	if err := os.MkdirAll(filepath.Dir(m.LogFile), 0o755); err != nil {
 		return nil, err
 	}
@@ -74,7 +86,12 @@ func startProc(bin string, m Member) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config", m.Config)
+	args := []string{bin, "--config", m.Config}
+	for _, o := range m.Overlays {
+		args = append(args, "--config", o)
+	}
+	args = append(m.Prefix[:len(m.Prefix):len(m.Prefix)], args...)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = os.Environ()
 	keys := make([]string, 0, len(m.Env))
 	for k := range m.Env {
@@ -92,7 +109,7 @@ func startProc(bin string, m Member) (*proc, error) {
 		_ = log.Close()
 		return nil, fmt.Errorf("start %s: %w", m.Name, err)
 	}
-	p := &proc{member: m, cmd: cmd, done: make(chan struct{})}
+	p := &Process{member: m, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		_ = log.Close()
@@ -101,7 +118,7 @@ func startProc(bin string, m Member) (*proc, error) {
 	return p, nil
 }
 
-func (p *proc) waitHealthy(ctx context.Context, timeout time.Duration) error {
+func (p *Process) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	url := "http://" + p.member.Addr(PortHealth) + "/"
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
@@ -141,27 +158,49 @@ func (r *Running) Exited() []string {
 }
 
 // Stop stops the members in reverse start order (agent first, so that the
-// gateways and the sink can drain what is in flight): SIGTERM, then SIGKILL
-// after 15 s.
+// gateways and the sink can drain what is in flight).
 func (r *Running) Stop() {
 	for i := len(r.procs) - 1; i >= 0; i-- {
-		p := r.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		r.procs[i].Stop()
 	}
 	r.procs = nil
 }
+
+// Stop stops the process: SIGTERM, then SIGKILL after 15 s.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Kill stops the process at once (SIGKILL), without draining what it holds.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Pid is the collector's process ID (a Prefix command such as taskset execs
+// it in its own place).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Member is what the process was started as.
+func (p *Process) Member() Member { return p.member }
+
+// Exited is closed when the process has exited; Err then says how.
+func (p *Process) Exited() <-chan struct{} { return p.done }
+
+// Err is the process's exit error, once Exited is closed.
+func (p *Process) Err() error { return p.err }
 
 // Done is closed when any member exits.
 func (r *Running) Done() <-chan string {
 	ch := make(chan string, 1)
 	for _, p := range r.procs {
-		go func(p *proc) {
+		go func(p *Process) {
 			<-p.done
 			select {
 			case ch <- p.member.Name:

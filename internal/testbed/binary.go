@@ -30,3 +30,17 @@ func Binary(t testing.TB) string {
 	}
 	return bin
 }
+
+// Loadgen returns the path of the built load generator: $OTELCOL_TIERED_LOADGEN,
+// or bin/loadgen (`make build` builds it beside the collector).
+func Loadgen(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_TIERED_LOADGEN")
+	if bin == "" {
+		bin = filepath.Join(RepoRoot(), "bin", "loadgen")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("built load generator not found at %s (run `make build`, or set OTELCOL_TIERED_LOADGEN): %v", bin, err)
+	}
+	return bin
+}

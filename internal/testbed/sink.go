@@ -43,12 +43,15 @@ func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
 		}
 		for i := 0; i < td.ResourceSpans().Len(); i++ {
 			rs := td.ResourceSpans().At(i)
-			gw, _ := rs.Resource().Attributes().Get("otelcol.gateway")
+			gateway := ""
+			if gw, ok := rs.Resource().Attributes().Get("otelcol.gateway"); ok {
+				gateway = gw.AsString()
+			}
 			for j := 0; j < rs.ScopeSpans().Len(); j++ {
 				spans := rs.ScopeSpans().At(j).Spans()
 				for k := 0; k < spans.Len(); k++ {
 					s := spans.At(k)
-					out[s.TraceID()] = append(out[s.TraceID()], SinkSpan{SpanID: s.SpanID(), Gateway: gw.AsString()})
+					out[s.TraceID()] = append(out[s.TraceID()], SinkSpan{SpanID: s.SpanID(), Gateway: gateway})
 				}
 			}
 		}

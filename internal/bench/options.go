@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
+)
+
+// Options of a benchmark run. Durations and repetitions default to the
+// values of issue 9; shorten them for a quick check of the harness.
+type Options struct {
+	// Root is the repository; configs are read relative to it.
+	Root string
+	// Collector and Loadgen are the built binaries; Benchstat, if set, sums
+	// up the micro-benchmarks.
+	Collector, Loadgen, Benchstat string
+	// Out receives the results (README.md, chart, JSON, micro-benchmarks);
+	// raw runs go to Out/raw/<time>.
+	Out string
+	// Net is the first three octets of the loopback addresses used.
+	Net string
+	// CollectorCPU runs the collector under test; LoadCPU the generator and
+	// the null sinks. Pin false leaves them unpinned (not comparable).
+	CollectorCPU, LoadCPU int
+	Pin                   bool
+
+	// Duration of each measured window; Warmup before it (plus the
+	// configuration's hold time, e.g. the gateway's decision_wait); Probe of
+	// the rate-max run that starts the search for the highest sustained rate.
+	Duration, Warmup, Probe time.Duration
+	// Tries of the sustained-rate search, each at most Step times the last
+	// target (lower when the collector accepted less).
+	Tries int
+	Step  float64
+	// FixedRate in spans/s, common to every configuration.
+	FixedRate float64
+	// Reps of the alternating cost-ratio measurement, each window RatioDuration.
+	Reps          int
+	RatioDuration time.Duration
+	// MemSteps of MemTraces traces each for the tail-sampling memory figure.
+	MemSteps, MemTraces int
+	// ProfileSeconds of CPU profile of the gateway at its highest rate.
+	ProfileSeconds int
+	// MicroCount is -count of the Go micro-benchmarks (0: skip them).
+	MicroCount int
+	// Shape of the generator's requests.
+	Shape loadgen.Shape
+	// Conns and Inflight of the generator.
+	Conns, Inflight int
+	// Only limits the table to these configurations (empty: all).
+	Only []string
+	// Skip parts: "table", "ratios", "memory", "profile", "micro".
+	Skip []string
+	// Readme, when set, is the README whose bench markers receive the table.
+	Readme string
+	// Log receives progress.
+	Log io.Writer
+}
+
+// DefaultOptions are the issue's values: 30 s windows, 20,000 spans/s, five
+// repetitions.
+func DefaultOptions() Options {
+	return Options{
+		Root: ".", Collector: "bin/otelcol-tiered", Loadgen: "bin/loadgen", Out: "bench/results",
+		Net: "127.0.95", CollectorCPU: 0, LoadCPU: 1, Pin: true,
+		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
+		Tries: 3, Step: 0.9,
+		FixedRate: 20_000,
+		Reps:      5, RatioDuration: 30 * time.Second,
+		MemSteps: 6, MemTraces: 20_000,
+		ProfileSeconds: 20,
+		MicroCount:     6,
+		Shape:          loadgen.DefaultConfig().Shape,
+		// Agents export to a gateway with many requests in flight (the
+		// sending queue's consumers): enough to ride over a collector's
+		// short pauses.
+		Conns: 4, Inflight: 8,
+	}
+}
+
+// Validate names each option out of range.
+func (o Options) Validate() error {
+	var errs []error
+	if ip := net.ParseIP(o.Net + ".1"); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		errs = append(errs, fmt.Errorf("net: %q is not the prefix of an IPv4 loopback network", o.Net))
+	}
+	if o.Pin && o.CollectorCPU == o.LoadCPU {
+		errs = append(errs, fmt.Errorf("collector-cpu, load-cpu: both %d; the collector needs a CPU of its own", o.LoadCPU))
+	}
+	for name, d := range map[string]time.Duration{"duration": o.Duration, "probe": o.Probe, "ratio-duration": o.RatioDuration} {
+		if d < time.Second {
+			errs = append(errs, fmt.Errorf("%s: %s is shorter than a second", name, d))
+		}
+	}
+	if o.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("warmup: must not be negative (got %s)", o.Warmup))
+	}
+	if o.FixedRate <= 0 {
+		errs = append(errs, fmt.Errorf("rate: must be positive (got %g)", o.FixedRate))
+	}
+	if o.Tries < 1 || o.Step <= 0 || o.Step >= 1 {
+		errs = append(errs, fmt.Errorf("tries, step: need at least one try and a step in (0, 1) (got %d, %g)", o.Tries, o.Step))
+	}
+	if o.Reps < 1 {
+		errs = append(errs, fmt.Errorf("reps: must be at least 1 (got %d)", o.Reps))
+	}
+	if o.MemSteps < 2 || o.MemTraces < 1 {
+		errs = append(errs, fmt.Errorf("mem-steps, mem-traces: need at least 2 steps of 1 trace (got %d, %d)", o.MemSteps, o.MemTraces))
+	}
+	if o.ProfileSeconds < 1 {
+		errs = append(errs, fmt.Errorf("profile-seconds: must be at least 1 (got %d)", o.ProfileSeconds))
+	}
+	if err := o.Shape.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, n := range o.Only {
+		if _, ok := ScenarioByName(n); !ok {
+			errs = append(errs, fmt.Errorf("only: no configuration %q", n))
+		}
+	}
+	for _, s := range o.Skip {
+		switch s {
+		case "table", "ratios", "memory", "profile", "micro":
+		default:
+			errs = append(errs, fmt.Errorf("skip: %q is not one of table, ratios, memory, profile, micro", s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) skips(part string) bool {
+	for _, s := range o.Skip {
+		if s == part {
+			return true
+		}
+	}
+	return false
+}

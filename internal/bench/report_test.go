@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
+)
+
+func TestJudgeNamesWhatWasNotSustained(t *testing.T) {
+	ok, why := Window{Target: 1000, Rate: 990}.judge()
+	assert.True(t, ok, why)
+
+	ok, why = Window{Target: 1000, Rate: 900, Refused: 500, Statuses: []loadgen.StatusCount{{Status: "Unavailable", Refused: true, Requests: 1}},
+		Drops: map[string]float64{"otelcol_processor_tail_sampling_sampling_trace_dropped_too_early": 12}}.judge()
+	assert.False(t, ok)
+	assert.Contains(t, why, "500 spans refused, 0 failed (Unavailable ×1)")
+	assert.Contains(t, why, "dropped inside: processor_tail_sampling_sampling_trace_dropped_too_early +12")
+	assert.Contains(t, why, "accepted 900 spans/s of the 1,000 asked")
+
+	ok, _ = Window{Target: 0, Rate: 5}.judge()
+	assert.True(t, ok, "rate max has no target to miss")
+}
+
+func TestHeldBack(t *testing.T) {
+	at := func(target, cores float64) Window {
+		return Window{OK: true, Target: target, Rate: target, Cores: cores}
+	}
+	assert.Equal(t, "its core (97 % busy)", heldBack(Row{Max: at(1000, 0.97)}))
+	assert.Equal(t, "a shared core: the collector got 50 % of it, other processes 45 % (a lower bound)",
+		heldBack(Row{Max: Window{OK: true, Target: 1000, Rate: 1000, Cores: 0.5, Others: 0.45}}))
+	assert.Equal(t, "the load CPU (95 % busy; a lower bound)", heldBack(Row{Max: Window{OK: true, Rate: 1000, Cores: 0.5, LoadCores: 0.95}}))
+	assert.Equal(t, "not its CPU (50 % of its core): latency", heldBack(Row{Max: at(1000, 0.5)}))
+	assert.InDelta(t, 1000, func() float64 {
+		r := Results{Rows: []Row{{Name: "x", Measured: true, Max: at(1000, 0.5)}}}
+		r.relate()
+		return r.Rows[0].PerCore
+	}(), 1e-9,
+		"idle time on its core is not credited")
+	tries := []Window{at(800, 0.8), {Target: 1500, Why: "stalled"}, at(1000, 0.9), {Target: 1200, Cores: 0.95, Why: "0 spans refused, 4,000 failed (DeadlineExceeded ×8)"}}
+	assert.Equal(t, "its core (90 % busy); at 1,200 spans/s (95 % busy): 0 spans refused, 4,000 failed (DeadlineExceeded ×8)",
+		heldBack(Row{Max: tries[2], Tries: tries}), "the lowest rate above the highest sustained one")
+	tries = []Window{at(1000, 0.75), {Target: 1100, Cores: 0.85, Why: "accepted 1,000 spans/s of the 1,100 asked"}}
+	assert.Equal(t, "its core (75 % busy); at 1,100 spans/s (85 % busy): accepted 1,000 spans/s of the 1,100 asked",
+		heldBack(Row{Max: tries[0], Tries: tries}), "busy enough just above: queueing on a core near full")
+	assert.Contains(t, heldBack(Row{Tries: []Window{{Why: "accepted 1 of 2"}}}), "no try sustained: accepted 1 of 2")
+}
+
+func TestSearchFromBelowRaisesThenBrackets(t *testing.T) {
+	s := search{step: 0.9, upward: true}
+	ok := func(rate float64) Window { return Window{OK: true, Target: rate, Rate: rate} }
+	assert.InDelta(t, 50_000, s.next(40_000, ok(40_000)), 1e-9, "sustained: 25 % more")
+	assert.InDelta(t, 62_500, s.next(50_000, ok(50_000)), 1e-9)
+	assert.InDelta(t, 56_250, s.next(62_500, Window{Target: 62_500, Rate: 1_000}), 1e-9, "failed: halfway back to the best")
+	assert.InDelta(t, 59_375, s.next(56_250, ok(56_250)), 1e-9, "sustained: halfway up to the failure")
+	assert.InDelta(t, 60_937.5, s.next(59_375, ok(59_375)), 1e-9)
+	assert.Zero(t, s.next(60_937.5, ok(60_937.5)), "within 5 % of the failure: done")
+	assert.InDelta(t, 60_937.5, s.best.Rate, 1e-9)
+}
+
+func TestSearchFromTheCeilingOnlyStepsDown(t *testing.T) {
+	s := search{step: 0.9}
+	assert.InDelta(t, 90_000, s.next(100_000, Window{Target: 100_000, Rate: 99_000}), 1e-9)
+	assert.InDelta(t, 95_000, s.next(90_000, Window{OK: true, Target: 90_000, Rate: 90_000}), 1e-9, "bracketed: halfway up")
+	assert.InDelta(t, 90_000, s.best.Rate, 1e-9)
+
+	s = search{step: 0.9}
+	assert.Zero(t, s.next(95_000, Window{OK: true, Target: 95_000, Rate: 95_000}), "sustained just under the probe: done")
+	assert.InDelta(t, 95_000, s.best.Rate, 1e-9)
+}
+
+func TestAnalyzeGivesEachSampleToItsFirstCost(t *testing.T) {
+	fn := func(id uint64, name string) *profile.Function { return &profile.Function{ID: id, Name: name} }
+	fns := []*profile.Function{
+		fn(1, "compress/flate.(*compressor).deflate"),
+		fn(2, "google.golang.org/grpc.(*clientStream).SendMsg"),
+		fn(3, "go.opentelemetry.io/collector/pdata/internal.(*Span).UnmarshalProto"),
+		fn(4, "runtime.mallocgc"),
+		fn(5, "runtime.gcBgMarkWorker"),
+		fn(6, "github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor.(*tailSamplingSpanProcessor).processTraces"),
+	}
+	locs := make([]*profile.Location, len(fns))
+	for i, f := range fns {
+		locs[i] = &profile.Location{ID: uint64(i + 1), Line: []profile.Line{{Function: f}}}
+	}
+	sample := func(v int64, l ...int) *profile.Sample {
+		s := &profile.Sample{Value: []int64{v, v * 10_000_000}}
+		for _, i := range l {
+			s.Location = append(s.Location, locs[i])
+		}
+		return s
+	}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample: []*profile.Sample{
+			sample(5, 0, 1), // gzip under gRPC: compression, not transport
+			sample(2, 1),    // transport
+			sample(2, 3, 2), // allocation while decoding: decoding
+			sample(1, 4),    // GC
+			sample(10, 5),   // tail sampling
+		},
+		Location: locs, Function: fns,
+	}
+	var buf bytes.Buffer
+	require.NoError(t, p.Write(&buf))
+	byCost, flat, cum, err := analyze(&buf, 3)
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, c := range byCost {
+		got[c.Name] = c.Share
+	}
+	assert.InDelta(t, 0.50, got["tail_sampling"], 1e-9)
+	assert.InDelta(t, 0.25, got["gzip compression (exporter to the backend)"], 1e-9)
+	assert.InDelta(t, 0.10, got["gRPC and HTTP/2 transport"], 1e-9)
+	assert.InDelta(t, 0.10, got["OTLP protobuf decoding (receiver)"], 1e-9)
+	assert.InDelta(t, 0.05, got["GC: background marking and sweeping"], 1e-9)
+	assert.Equal(t, "tail_sampling", byCost[0].Name, "largest first")
+	require.Len(t, flat, 3)
+	assert.Equal(t, fns[5].Name, flat[0].Name)
+	assert.Equal(t, fns[1].Name, cum[1].Name, "grpc SendMsg: 7 of 20 samples cumulative")
+	assert.InDelta(t, 0.35, cum[1].Share, 1e-9)
+}
+
+func sampleResults() *Results {
+	w := func(rate, cpuPerM float64, rss int64) Window {
+		return Window{Target: rate, Rate: rate, Spans: int64(rate * 30), Seconds: 30, CPUPerMillion: cpuPerM, RSS: rss, OK: true,
+			GenOverCollector: 8, GenSpansPerCPU: 1e6, CollectorSpansPerCPU: 125_000}
+	}
+	r := &Results{
+		Started: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
+		Machine: Machine{CPUModel: "Test CPU", CPUs: 2, Commit: "abc123", LoadBefore: "0.10 0.20 0.30"},
+		Rig:     Rig{Duration: 30, FixedRate: 20_000, SpansPerReq: 500, SpansPerTrace: 5, RequestBytes: 97_000, Pinned: true, LoadCPU: 1},
+		Rows: []Row{
+			{Name: "null", Title: "null pipeline", Measured: true, IdleRSS: 90 * mib, Fixed: w(20_000, 4, 110*mib), Max: w(200_000, 3, 150*mib), Probe: Window{Cores: 0.98}},
+			// Other processes took half the collector's core: 50,000 spans/s
+			// on half a core is 100,000 per core.
+			{Name: "gateway", Title: "gateway", Tier: "gateway", Measured: true, IdleRSS: 100 * mib, Fixed: w(20_000, 8, 300*mib), Max: w(50_000, 7, 900*mib),
+				Probe: Window{Cores: 0.5, Others: 0.5}},
+			{Name: "gateway-audit", Title: "gateway with audit", Skipped: "the audit is not merged"},
+		},
+		Ratios: &Ratios{Rate: 20_000, Seconds: 30, Reps: 3, Ratios: []CostRatio{
+			{Name: "gateway", Baseline: "gateway-nostickycheck", Median: 1.01, Min: 0.99, Max: 1.02, PerRep: []float64{1.01, 0.99, 1.02}, Target: 1.03},
+			{Name: "gateway-audit", Baseline: "gateway-nostickycheck", Target: 1.03, Skipped: "the audit is not merged"},
+		}},
+		Memory: &Memory{SpansPerTrace: 5, SpanBytes: 194, IdleRSS: 90 * mib, Phases: []MemoryPhase{
+			{Name: "awaiting decision", DecisionWait: "1h", HeapPerTrace: 4000, RSSPerTrace: 5000, Steps: []MemoryStep{{Traces: 0, RSS: 90 * mib}, {Traces: 20_000, RSS: 190 * mib}}},
+			{Name: "decided", DecisionWait: "1s", HeapPerTrace: 300, RSSPerTrace: 700, Steps: []MemoryStep{{Traces: 0, RSS: 90 * mib}}},
+		}},
+	}
+	r.Rows[0].Max.Cores = 1
+	r.Rows[1].Max.Cores, r.Rows[1].Max.Others = 0.5, 0.5
+	for i := range r.Rows {
+		r.Rows[i].HeldBack = heldBack(r.Rows[i])
+	}
+	r.relate()
+	return r
+}
+
+func TestRelateToTheNullPipelineAndSizing(t *testing.T) {
+	r := sampleResults()
+	gw := r.row("gateway")
+	require.NotNil(t, gw)
+	assert.InDelta(t, 100_000, gw.PerCore, 1e-9, "50,000 spans/s on half a core")
+	assert.InDelta(t, 0.5, gw.MaxVsNull, 1e-9)
+	assert.InDelta(t, 2.0, gw.CPUVsNull, 1e-9)
+	assert.InDelta(t, 300.0/110, gw.RSSVsNull, 1e-9)
+	assert.InDelta(t, 0.1, gw.Sizing.CoresPer10k, 1e-9, "10,000 of the 100,000 one core sustains")
+	assert.InDelta(t, 0.08, gw.Sizing.CoresPer10kAtFixed, 1e-9, "8 CPU-s per million spans")
+	assert.InDelta(t, 100, gw.Sizing.MemoryPer10kMiB, 1e-9, "200 MiB more at 20,000 spans/s")
+	assert.InDelta(t, 100, gw.Sizing.BaseMemoryMiB, 1e-9)
+	assert.Nil(t, r.row("gateway-audit"), "not measured")
+}
+
+func TestMarkdownChartAndReadme(t *testing.T) {
+	r := sampleResults()
+	md := r.Markdown()
+	for _, want := range []string{
+		"| null pipeline | 200,000 | 1.00× | 200,000 (1.00) | 4.0 | 1.00× | 110 MiB | 1.00× | its core (100 % busy) |",
+		"| gateway | 100,000 | 0.50× | 50,000 (0.50) | 8.0 | 2.00× | 300 MiB | 2.73× | a shared core: the collector got 50 % of it, other processes 50 % (a lower bound) |",
+		"| gateway with audit | not measured | | | | | | | the audit is not merged |",
+		"| gateway | 0.100 | 0.080 | 100 MiB | 100 MiB |",
+		"| gateway ÷ gateway-nostickycheck | 1.010 ✓ | 0.990 – 1.020 | 1.010, 0.990, 1.020 | ≤ 1.03 |",
+		"| awaiting decision (`decision_wait` 1h) | 5,000 | 4,000 |",
+		"about 29 MiB of decided ones",
+		"Test CPU, 2 CPUs",
+	} {
+		assert.Contains(t, md, want)
+	}
+
+	svg := r.Chart()
+	require.NoError(t, xml.Unmarshal([]byte(svg), new(struct{})), "well-formed SVG")
+	assert.Equal(t, 2, strings.Count(svg, "<rect x="), "a bar per measured configuration")
+	assert.Contains(t, svg, "100,000  (0.50× null)")
+	assert.Contains(t, svg, "not measured")
+
+	readme := filepath.Join(t.TempDir(), "README.md")
+	require.NoError(t, os.WriteFile(readme, []byte("# x\n\n<!-- bench:table:begin -->\nold\n<!-- bench:table:end -->\n\nafter\n"), 0o644))
+	require.NoError(t, r.UpdateReadme(readme))
+	b, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "old")
+	assert.Contains(t, string(b), "Measured 2026-11-25 on Test CPU, 2 CPUs (commit `abc123`")
+	assert.Contains(t, string(b), "| gateway | 100,000 | 0.50× |")
+	assert.True(t, strings.HasSuffix(string(b), "<!-- bench:table:end -->\n\nafter\n"))
+
+	require.NoError(t, os.WriteFile(readme, []byte("# no markers\n"), 0o644))
+	assert.ErrorContains(t, r.UpdateReadme(readme), "has no <!-- bench:table:begin -->")
+}
+
+func TestNextTargetStepsDownToWhatWasAccepted(t *testing.T) {
+	assert.InDelta(t, 90_000, nextTarget(100_000, 99_000, 0.9), 1e-9, "a near miss: one step")
+	assert.InDelta(t, 76_000, nextTarget(100_000, 80_000, 0.9), 1e-9, "just under what was accepted")
+	assert.InDelta(t, 60_000, nextTarget(100_000, 300, 0.9), 1e-9, "a stalled collector: at most 40 % down")
+}

@@ -1,0 +1,38 @@
+package e2e
+
+import (
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/bench"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+)
+
+// Every configuration `make bench` measures — shipped tier configs with the
+// benchmark's overlays merged over them — is one the built collector
+// accepts, so that a change to a shipped config cannot silently break the
+// benchmark. Configurations marked pending (a component not yet in the
+// build) are exempt until it is.
+func TestBenchConfigurationsValidate(t *testing.T) {
+	bin := testbed.Binary(t)
+	root := testbed.RepoRoot()
+	gateway, _ := bench.ScenarioByName("gateway")
+	for _, s := range append(bench.Scenarios(), gateway.WithPprof()) {
+		t.Run(s.Name, func(t *testing.T) {
+			files, err := s.ConfigFiles(root, t.TempDir())
+			require.NoError(t, err)
+			args := []string{"validate"}
+			for _, f := range files {
+				args = append(args, "--config", f)
+			}
+			out, err := exec.Command(bin, args...).CombinedOutput()
+			if s.Pending != "" {
+				t.Logf("pending (%s); validate: %v %s", s.Pending, err, out)
+				return
+			}
+			require.NoErrorf(t, err, "%v:\n%s", files, out)
+		})
+	}
+}
