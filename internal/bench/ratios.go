@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"slices"
 )
 
@@ -17,8 +15,7 @@ type CostRatio struct {
 	Max      float64   `json:"max"`
 	PerRep   []float64 `json:"per_rep"`
 	// Target is the most the ratio may be (1.03: 3 % more CPU per span).
-	Target  float64 `json:"target"`
-	Skipped string  `json:"skipped,omitempty"`
+	Target float64 `json:"target"`
 }
 
 // Ratios is the alternating measurement of our components' cost.
@@ -33,12 +30,19 @@ type Ratios struct {
 
 const costTarget = 1.03
 
+// costPairs are the ratios taken: each component's configuration over the
+// same without it.
+var costPairs = []struct{ name, baseline string }{
+	{"gateway-stickycheck", "gateway-nostickycheck"}, // stickycheck's check
+	{"gateway", "gateway-stickycheck"},               // the split-trace audit
+}
+
 // costRatios runs the gateway without stickycheck, with it, and with the
 // audit side by side on the collector CPU, loading one at a time, in an
 // order that alternates every repetition, and takes for each repetition
-// the ratio of CPU per span to the gateway without stickycheck.
+// the ratios of CPU per span of costPairs.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
-	names := []string{"gateway-nostickycheck", "gateway", "gateway-audit"}
+	names := []string{"gateway-nostickycheck", "gateway-stickycheck", "gateway"}
 	res := Ratios{Rate: l.opts.FixedRate, Seconds: l.opts.RatioDuration.Seconds(), Reps: l.opts.Reps, Windows: map[string][]Window{}}
 	var running []*collector
 	defer func() {
@@ -46,19 +50,8 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 			c.stop()
 		}
 	}()
-	skipped := map[string]string{}
 	for i, n := range names {
 		s, _ := ScenarioByName(n)
-		if s.Pending != "" {
-			files, err := s.ConfigFiles(l.opts.Root, l.dir)
-			if err != nil {
-				return res, err
-			}
-			if out, err := exec.CommandContext(ctx, l.opts.Collector, validateArgs(files)...).CombinedOutput(); err != nil {
-				skipped[n] = fmt.Sprintf("%s (validate: %s)", s.Pending, lastLine(string(out)))
-				continue
-			}
-		}
 		c, err := l.start(ctx, s, "ratio-"+n, l.host(10+i), l.opts.CollectorCPU, nil)
 		if err != nil {
 			return res, err
@@ -83,15 +76,8 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 			cpu[c.scenario.Name] = w.CPUPerMillion
 			l.logf("ratios rep %d/%d %s: %s", rep+1, l.opts.Reps, c.scenario.Name, describe(w))
 		}
-		for _, n := range names[1:] {
-			if _, ok := cpu[n]; ok {
-				res.add(n, names[0], cpu[n]/cpu[names[0]])
-			}
-		}
-	}
-	for _, n := range names[1:] {
-		if why, ok := skipped[n]; ok {
-			res.Ratios = append(res.Ratios, CostRatio{Name: n, Baseline: names[0], Target: costTarget, Skipped: why})
+		for _, p := range costPairs {
+			res.add(p.name, p.baseline, cpu[p.name]/cpu[p.baseline])
 		}
 	}
 	for i := range res.Ratios {

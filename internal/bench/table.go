@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -73,14 +72,6 @@ func (l *Lab) measureRow(ctx context.Context, s Scenario) (Row, error) {
 			return row, err
 		}
 		row.Overlay = string(b)
-	}
-	if s.Pending != "" {
-		if out, err := exec.CommandContext(ctx, l.opts.Collector, validateArgs(files)...).CombinedOutput(); err != nil {
-			row.Skipped = fmt.Sprintf("%s (validate: %s)", s.Pending, lastLine(string(out)))
-			l.logf("%s not measured: %s", s.Name, row.Skipped)
-			return row, nil
-		}
-		l.logf("%s: pending (%s) but this build accepts its config: measuring it", s.Name, s.Pending)
 	}
 	c, err := l.start(ctx, s, s.Name, l.host(10), l.opts.CollectorCPU, nil)
 	if err != nil {
@@ -260,14 +251,6 @@ func describe(w Window) string {
 
 func fmtRate(r float64) string { return fmt.Sprintf("%.0f", r) }
 
-func validateArgs(files []string) []string {
-	args := []string{"validate"}
-	for _, f := range files {
-		args = append(args, "--config", f)
-	}
-	return args
-}
-
 // commandLine is how the configuration runs, paths relative to the
 // repository.
 func commandLine(root string, files []string) string {
@@ -280,9 +263,4 @@ func commandLine(root string, files []string) string {
 		b.WriteString(" --config " + f)
 	}
 	return b.String()
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -13,8 +13,7 @@ import (
 // Every configuration `make bench` measures — shipped tier configs with the
 // benchmark's overlays merged over them — is one the built collector
 // accepts, so that a change to a shipped config cannot silently break the
-// benchmark. Configurations marked pending (a component not yet in the
-// build) are exempt until it is.
+// benchmark.
 func TestBenchConfigurationsValidate(t *testing.T) {
 	bin := testbed.Binary(t)
 	root := testbed.RepoRoot()
@@ -28,10 +27,6 @@ func TestBenchConfigurationsValidate(t *testing.T) {
 				args = append(args, "--config", f)
 			}
 			out, err := exec.Command(bin, args...).CombinedOutput()
-			if s.Pending != "" {
-				t.Logf("pending (%s); validate: %v %s", s.Pending, err, out)
-				return
-			}
 			require.NoErrorf(t, err, "%v:\n%s", files, out)
 		})
 	}
