@@ -78,6 +78,7 @@ func (l *Lab) env(s Scenario, name, host string) map[string]string {
 	}
 	return map[string]string{
 		"POD_IP":              host,
+		"LISTEN_HOST":         host, // the sidecar's, localhost in its pod
 		"POD_NAME":            name,
 		"GOMAXPROCS":          "1",
 		"BACKEND_ENDPOINT":    l.sinkAddr(0),
@@ -87,13 +88,13 @@ func (l *Lab) env(s Scenario, name, host string) map[string]string {
 		"GATEWAY_SELF":        host + ":4317",
 		// The gateway under test is the only member of its ring: it owns
 		// every trace, as a gateway fed by agents owns the traces it gets.
-		// The agent routes to the three null sinks.
+		// Agents and sidecars route to the three null sinks.
 		"GATEWAY_RESOLVER": l.resolver(s, host, sinks),
 	}
 }
 
 func (l *Lab) resolver(s Scenario, host string, sinks []string) string {
-	if s.Tier == "agent" {
+	if s.Tier == "agent" || s.Tier == "sidecar" {
 		return fmt.Sprintf("{static: {hostnames: [%s]}}", strings.Join(sinks, ", "))
 	}
 	return fmt.Sprintf("{static: {hostnames: [%s:4317]}}", host)

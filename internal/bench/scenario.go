@@ -62,8 +62,7 @@ var tracesProcessors = []string{"service", "pipelines", "traces", "processors"}
 func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "null", Title: "null pipeline: otlp → batch → otlp_grpc", Base: "bench/configs/null.yaml", Sinks: 1},
-		{Name: "sidecar", Title: "sidecar (configs/sidecar.yaml)", Tier: "sidecar", Base: "configs/sidecar.yaml",
-			Overlays: []string{"bench/configs/sidecar.yaml"}, Sinks: 1},
+		{Name: "sidecar", Title: "sidecar → load_balancing to 3 null gateways (configs/sidecar.yaml)", Tier: "sidecar", Base: "configs/sidecar.yaml", Sinks: 3},
 		{Name: "agent", Title: "agent → load_balancing to 3 null gateways (configs/agent.yaml)", Tier: "agent", Base: "configs/agent.yaml", Sinks: 3},
 		{Name: "gateway-nostickycheck", Title: "gateway without stickycheck", Tier: "gateway", Base: "configs/gateway.yaml",
 			Edits: []ListEdit{{Path: tracesProcessors, Remove: []string{"stickycheck"}}}, Sinks: 1, Hold: decisionWait, MaxEnv: gatewayMaxEnv},
