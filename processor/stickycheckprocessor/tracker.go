@@ -80,10 +80,9 @@ func newTracker(maxTraces int, window time.Duration, epoch time.Time) *tracker {
 		// deviations of room let maxTraces traces in before any shard fills.
 		limit += int(4*math.Sqrt(float64(limit))) + 1
 	}
-	// One allocation for all shards: one region for the huge-page hint.
+	// One allocation for all shards.
 	per := limit*slotsNum/slotsDen + 1
 	slots := make([]entry, n*per)
-	adviseHugePages(slots)
 	for i := range t.shards {
 		t.shards[i].limit = limit
 		t.shards[i].slots = slots[i*per : (i+1)*per : (i+1)*per]
