@@ -5,9 +5,9 @@ import "time"
 // Every default figure of the sizing hints is in this file, and only here.
 //
 // The tables are the seed's (collector-architecture.md, "Resource Sizing
-// Guidelines"). The cost figures are placeholders to be replaced with the
-// figures `make bench` measures (issue 9): keep their units, replace the
-// numbers, and write the conditions they were measured under in the comment.
+// Guidelines"). The cost figures are the measured table of `make bench`
+// (bench/results/results.json); TestDefaultCostsAreTheMeasuredTable fails
+// while they differ, so after a new run copy its figures here.
 
 // DefaultTables are the seed's sizing tables, by role. Gateway rows are
 // chosen by the tier's throughput (the seed's "RPS", read as items — spans,
@@ -43,19 +43,22 @@ type Cost struct {
 }
 
 // DefaultCosts are used when there is too little traffic to measure a cost.
-// PLACEHOLDERS until issue 9's benchmarks: the gateway's CPU figure is the
-// guide's 4.5 µs of CPU per span with tail sampling (0.045 cores per 10,000
-// spans/s); the rest are rough guesses; idle memory is the RSS of the built
-// binary at start (about 100 MB for each tier's config, measured here).
+// They are `make bench`'s figures for each tier's shipped config (the gateway
+// sampling 1 %, as shipped), measured 2026-11-25 on an AMD EPYC, 2 CPUs, at
+// commit 233fa88: the collector alone on one core (GOMAXPROCS=1), OTLP/gRPC
+// requests of 100 traces × 5 spans of 194 bytes. CoresPer10k is the larger of
+// the benchmark's two estimates (at the highest sustained rate, and at 20,000
+// spans/s); memory is RSS growth from idle to 20,000 spans/s, per 10,000.
 var DefaultCosts = map[string]Cost{
-	"agent":   {CoresPer10k: 0.05, MemoryBytesPer10k: 64 << 20, IdleMemoryBytes: 100 << 20},
-	"gateway": {CoresPer10k: 0.045, MemoryBytesPer10k: 64 << 20, IdleMemoryBytes: 100 << 20},
-	"sidecar": {CoresPer10k: 0.05, MemoryBytesPer10k: 32 << 20, IdleMemoryBytes: 80 << 20},
+	"agent":   {CoresPer10k: 0.092, MemoryBytesPer10k: 9.2 * (1 << 20), IdleMemoryBytes: 102.2 * (1 << 20)},
+	"gateway": {CoresPer10k: 0.122, MemoryBytesPer10k: 184.7 * (1 << 20), IdleMemoryBytes: 117.6 * (1 << 20)},
+	"sidecar": {CoresPer10k: 0.093, MemoryBytesPer10k: 9.9 * (1 << 20), IdleMemoryBytes: 95.9 * (1 << 20)},
 }
 
 // DefaultTailSamplingBytesPerSpan is the heap a span held by tail_sampling
-// costs, in bytes, when it cannot be measured. PLACEHOLDER until issue 9.
-const DefaultTailSamplingBytesPerSpan = 1024
+// costs, in bytes, when it cannot be measured: `make bench`'s live heap per
+// trace awaiting its decision (3,439 bytes) ÷ its 5 spans of 194 bytes.
+const DefaultTailSamplingBytesPerSpan = 688
 
 // The seed's headroom rules.
 const (
