@@ -98,3 +98,23 @@ func (r *Ratios) add(name, baseline string, v float64) {
 	}
 	r.Ratios = append(r.Ratios, CostRatio{Name: name, Baseline: baseline, Target: costTarget, PerRep: []float64{v}})
 }
+
+// Quietest is the ratio of the configurations' lowest CPU per span over the
+// repetitions: interference (GC pacing, other processes) only ever adds CPU,
+// so each configuration's quietest window is its cost with the least of it.
+func (r *Ratios) Quietest(name, baseline string) (float64, bool) {
+	lowest := func(n string) float64 {
+		v := 0.0
+		for i, w := range r.Windows[n] {
+			if i == 0 || w.CPUPerMillion < v {
+				v = w.CPUPerMillion
+			}
+		}
+		return v
+	}
+	a, b := lowest(name), lowest(baseline)
+	if a <= 0 || b <= 0 {
+		return 0, false
+	}
+	return a / b, true
+}
