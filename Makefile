@@ -28,7 +28,7 @@ COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -n
 export CGO_ENABLED := 0
 
 .PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools bench
-.PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale
+.PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale compose-load compose-logs-loadgen
 
 all: build
 
@@ -176,7 +176,7 @@ compose-up: image
 	$(COMPOSE_CMD) ps
 
 compose-down:
-	$(COMPOSE_CMD) down -v --remove-orphans
+	$(COMPOSE_CMD) --profile load down -v --remove-orphans
 
 # A live scale event: make compose-scale GATEWAYS=4 (scale-in stops the
 # surplus replicas gracefully, within the service's stop_grace_period).
@@ -187,6 +187,16 @@ compose-scale:
 # Each gateway's ring and stickycheck counters, refreshed (Ctrl-C ends it).
 compose-watch:
 	deploy/compose/watch.sh $(COMPOSE_PROJECT)
+
+# Steady load through the running topology's agent (after compose-up):
+# LOADGEN_RATE spans/s for LOADGEN_DURATION. --no-deps leaves the running
+# services as they are (the same environment as compose-up, so nothing is
+# recreated); `compose-logs-loadgen` shows its summary.
+compose-load: image-loadgen
+	$(COMPOSE_CMD) --profile load up -d --no-deps loadgen
+
+compose-logs-loadgen:
+	$(COMPOSE_CMD) --profile load logs --no-color loadgen
 
 # The load generator's image for the compose profile `load` (cmd/loadgen).
 image-loadgen:
