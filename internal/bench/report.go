@@ -172,12 +172,16 @@ func (r *Results) Markdown() string {
 			for _, st := range ph.Steps {
 				steps = append(steps, fmt.Sprintf("%s → %s, %s", count(st.Traces), mibs(st.RSS), mibs(int64(st.HeapAlloc))))
 			}
-			fmt.Fprintf(&b, "| %s (`decision_wait` %s) | %s | %s | %s |\n", ph.Name, ph.DecisionWait, count(ph.RSSPerTrace), count(ph.HeapPerTrace), strings.Join(steps, ", "))
+			fmt.Fprintf(&b, "| %s (`decision_wait` %s) | %s | %s | %s |\n", ph.Name, ph.DecisionWait, perTrace(ph.RSSPerTrace), perTrace(ph.HeapPerTrace), strings.Join(steps, ", "))
 		}
 		if len(mem.Phases) == 2 {
 			a, d := mem.Phases[0].HeapPerTrace, mem.Phases[1].HeapPerTrace
-			fmt.Fprintf(&b, "\nTail sampling keeps up to `num_traces` traces: those within `decision_wait` with their spans (about %s live bytes each here), the others decided and kept without their spans until newer ones push them out (about %s live bytes each). With T traces arriving per second it holds T × `decision_wait` traces with spans, and at the shipped `num_traces` of 100,000 about %s MiB of decided ones once the table is full. RSS runs above the live heap by what the Go GC leaves between cycles (up to 2× with the default GOGC).\n",
-				count(a), count(d), fixed(d*100_000/mib, 0))
+			decided := fmt.Sprintf("about %s live bytes each; at the shipped `num_traces` of 100,000 about %s MiB once the table is full", count(d), fixed(d*100_000/mib, 0))
+			if d <= 0 {
+				decided = "too few bytes each for this measurement to resolve: the live heap moved more between steps than the decided traces weigh"
+			}
+			fmt.Fprintf(&b, "\nTail sampling keeps up to `num_traces` traces: those within `decision_wait` with their spans (about %s live bytes each here), the others decided and kept without their spans until newer ones push them out (%s). With T traces arriving per second it holds T × `decision_wait` traces with spans. RSS runs above the live heap by what the Go GC leaves between cycles (up to 2× with the default GOGC).\n",
+				count(a), decided)
 		}
 	}
 
@@ -258,4 +262,13 @@ func (r *Results) UpdateReadme(path string) error {
 		r.Started.UTC().Format("2006-01-02"), m.CPUModel, m.CPUs, m.Commit, m.LoadBefore, r.Table(), r.SizingTable())
 	out := readmeMarkers.ReplaceAllLiteral(b, []byte("<!-- bench:table:begin -->\n"+body+"<!-- bench:table:end -->"))
 	return os.WriteFile(path, out, 0o644)
+}
+
+// perTrace is a slope of memory over traces held; one that is not positive
+// is noise, not a size.
+func perTrace(v float64) string {
+	if v <= 0 {
+		return "not resolved"
+	}
+	return count(v)
 }

@@ -192,7 +192,7 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 		"| gateway-stickycheck ÷ gateway-nostickycheck | 1.010 ✓ | 0.990 – 1.020 | 1.010, 0.990, 1.020 | – | ≤ 1.03 |",
 		"| gateway ÷ gateway-stickycheck | 1.040 ✗ | 1.030 – 1.050 | 1.040, 1.030, 1.050 | – | ≤ 1.03 |",
 		"| awaiting decision (`decision_wait` 1h) | 5,000 | 4,000 |",
-		"about 29 MiB of decided ones",
+		"about 300 live bytes each; at the shipped `num_traces` of 100,000 about 29 MiB once the table is full",
 		"Test CPU, 2 CPUs",
 		"stickycheck with its audit takes 1.0 % of the gateway's CPU, a ratio of 1.010 over the same gateway without it.",
 	} {
@@ -244,4 +244,13 @@ func TestQuietestWindowsRatio(t *testing.T) {
 	assert.InDelta(t, 20.4/20.0, q, 1e-12)
 	_, ok = rt.Quietest("with", "absent")
 	assert.False(t, ok, "a configuration without windows has no ratio")
+}
+
+func TestMemorySlopeThatIsNotPositiveIsNotResolved(t *testing.T) {
+	r := sampleResults()
+	r.Memory.Phases[1].HeapPerTrace = -148
+	md := r.Markdown()
+	assert.Contains(t, md, "| decided (`decision_wait` 1s) | 700 | not resolved |")
+	assert.Contains(t, md, "too few bytes each for this measurement to resolve")
+	assert.NotContains(t, md, "-148")
 }
