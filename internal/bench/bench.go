@@ -121,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	if !o.skips("profile") {
 		rate := o.FixedRate
-		if gw := res.row("gateway"); gw != nil && gw.Max.OK {
+		if gw := res.Row("gateway"); gw != nil && gw.Max.OK {
 			rate = gw.Max.Target
 		}
 		p, err := l.profileGateway(ctx, rate)
@@ -194,6 +194,23 @@ func (o Options) checkMachine() error {
 // Render rewrites the report, the chart and the README's table from the
 // results.json of an earlier run, without measuring anything.
 func Render(resultsJSON, out, readme string) (*Results, error) {
+	r, err := Load(resultsJSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.write(out); err != nil {
+		return nil, err
+	}
+	if readme != "" {
+		if err := r.UpdateReadme(readme); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Load reads the results.json of an earlier run.
+func Load(resultsJSON string) (*Results, error) {
 	b, err := os.ReadFile(resultsJSON)
 	if err != nil {
 		return nil, err
@@ -209,13 +226,5 @@ func Render(resultsJSON, out, readme string) (*Results, error) {
 		}
 	}
 	r.relate()
-	if err := r.write(out); err != nil {
-		return nil, err
-	}
-	if readme != "" {
-		if err := r.UpdateReadme(readme); err != nil {
-			return nil, err
-		}
-	}
 	return &r, nil
 }

@@ -168,7 +168,7 @@ func sampleResults() *Results {
 
 func TestRelateToTheNullPipelineAndSizing(t *testing.T) {
 	r := sampleResults()
-	gw := r.row("gateway")
+	gw := r.Row("gateway")
 	require.NotNil(t, gw)
 	assert.InDelta(t, 100_000, gw.PerCore, 1e-9, "50,000 spans/s on half a core")
 	assert.InDelta(t, 0.5, gw.MaxVsNull, 1e-9)
@@ -178,7 +178,7 @@ func TestRelateToTheNullPipelineAndSizing(t *testing.T) {
 	assert.InDelta(t, 0.08, gw.Sizing.CoresPer10kAtFixed, 1e-9, "8 CPU-s per million spans")
 	assert.InDelta(t, 100, gw.Sizing.MemoryPer10kMiB, 1e-9, "200 MiB more at 20,000 spans/s")
 	assert.InDelta(t, 100, gw.Sizing.BaseMemoryMiB, 1e-9)
-	assert.Nil(t, r.row("gateway-sampled"), "not measured")
+	assert.Nil(t, r.Row("gateway-sampled"), "not measured")
 }
 
 func TestMarkdownChartAndReadme(t *testing.T) {

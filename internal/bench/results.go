@@ -87,8 +87,8 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// row returns the named row, if measured.
-func (r *Results) row(name string) *Row {
+// Row returns the named row, if measured.
+func (r *Results) Row(name string) *Row {
 	for i := range r.Rows {
 		if r.Rows[i].Name == name && r.Rows[i].Measured {
 			return &r.Rows[i]
@@ -99,7 +99,7 @@ func (r *Results) row(name string) *Row {
 
 // relate fills each row's ratios to the null pipeline and its sizing figures.
 func (r *Results) relate() {
-	null := r.row("null")
+	null := r.Row("null")
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		if !row.Measured {
