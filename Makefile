@@ -125,6 +125,12 @@ validate-configs: $(BIN)
 .PHONY: k8s-render
 k8s-render:
 	$(GO) run ./cmd/k8srender -root deploy/k8s -out deploy/k8s/rendered
+# The copies of configs/ that kustomize (beside each tier's kustomization) and
+# Helm (the values files) read inside their own trees; a test in deploy/k8s
+# fails while one is stale.
+.PHONY: k8s-configs
+k8s-configs:
+	$(GO) run ./cmd/k8sconfigs -root .
 # The tier rules of the topology extension, offline, on each tier's config
 # (no binary needed); set the env a pod would have to check it as it sees it.
 check-configs:

@@ -15,6 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/manifest"
 )
@@ -88,8 +91,8 @@ func TestEveryOverlayRendersAndDecodesStrictly(t *testing.T) {
 }
 
 // One source of truth: each collector's config is configs/<tier>.yaml, byte
-// for byte, from the ConfigMap the generator made of it, at the path the
-// image's layout gives the tier.
+// for byte, from the ConfigMap the generator made of its copy beside the
+// kustomization, at the path the image's layout gives the tier.
 func TestTierConfigsAreGeneratedFromConfigsDirectory(t *testing.T) {
 	for _, tierName := range []string{"agent", "gateway", "sidecar"} {
 		for o, w := range tier(t, tierName) {
@@ -107,8 +110,13 @@ func TestTierConfigsAreGeneratedFromConfigsDirectory(t *testing.T) {
 		}
 	}
 
-	// And no copy of a tier config anywhere under deploy/k8s: only the
-	// operator's resource carries a config of its own.
+	// And no other copy of a tier config anywhere under deploy/k8s than the
+	// generated ones: only the operator's resource carries a config of its
+	// own.
+	copies := map[string]bool{}
+	for _, c := range manifest.Copies {
+		copies[filepath.FromSlash(c.Dest)] = true
+	}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -119,7 +127,8 @@ func TestTierConfigsAreGeneratedFromConfigsDirectory(t *testing.T) {
 		if d.IsDir() || !strings.HasSuffix(path, ".yaml") {
 			return nil
 		}
-		if strings.Contains(readFile(t, path), "pipelines:") && path != filepath.Join("tiers", "operator", "collector.yaml") {
+		generated := copies[filepath.Join("deploy", "k8s", path)]
+		if strings.Contains(readFile(t, path), "pipelines:") && !generated && path != filepath.Join("tiers", "operator", "collector.yaml") {
 			t.Errorf("%s holds a collector config: generate it from configs/ instead", path)
 		}
 		return nil
@@ -199,4 +208,42 @@ func podTemplates(set *manifest.Set) []podTemplate {
 		out = append(out, podTemplate{"Pod " + p.Name, nil, p.Labels, p.Spec})
 	}
 	return out
+}
+
+// configs/ stays the one source: every generated copy of a tier config
+// (kustomize's, beside each tier's kustomization; Helm's values files) is
+// what `make k8s-configs` makes of configs/ now.
+func TestGeneratedConfigCopiesAreInStep(t *testing.T) {
+	require.NoError(t, manifest.Stale(repoRoot, manifest.Copies))
+	var kustomize int
+	for _, c := range manifest.Copies {
+		if strings.HasPrefix(c.Dest, "deploy/k8s/") {
+			kustomize++
+		}
+	}
+	assert.Equal(t, 3, kustomize, "agent, gateway and sidecar for kustomize")
+}
+
+// Plain `kubectl apply -k deploy/k8s/overlays/<overlay>`, Argo CD and Flux:
+// kustomize with its default options, the load restrictor on (no file
+// outside a kustomization's root), builds every overlay, to the objects
+// the tests check.
+func TestEveryOverlayBuildsWithKustomizesDefaultOptions(t *testing.T) {
+	opts := krusty.MakeDefaultOptions()
+	require.Equal(t, types.LoadRestrictionsRootOnly, opts.LoadRestrictions, "kustomize's default load restrictor")
+	for _, o := range overlays(t) {
+		t.Run(o, func(t *testing.T) {
+			res, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), filepath.Join("overlays", o))
+			require.NoError(t, err)
+			var got [][]byte
+			for _, r := range res.Resources() {
+				y, err := r.AsYAML()
+				require.NoError(t, err)
+				got = append(got, y)
+			}
+			want, err := manifest.Render(filepath.Join("overlays", o))
+			require.NoError(t, err)
+			assert.Equal(t, string(manifest.Join(want)), string(manifest.Join(got)), "the objects the tests check")
+		})
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"sort"
 
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -37,13 +36,11 @@ func Overlays(root string) ([]string, error) {
 }
 
 // Render builds the kustomization in dir and returns one YAML document per
-// object, in kustomize's output order. The tier configs come from the
-// repository's configs/ directory, outside the kustomization roots, hence
-// LoadRestrictionsNone (what `kubectl kustomize --load-restrictor
-// LoadRestrictionsNone` does).
+// object, in kustomize's output order, with kustomize's default options
+// (the load restrictor on: no file outside a kustomization's root), as
+// plain `kubectl apply -k`, Argo CD and Flux build it.
 func Render(dir string) ([][]byte, error) {
 	opts := krusty.MakeDefaultOptions()
-	opts.LoadRestrictions = types.LoadRestrictionsNone
 	// The order the kustomization asks for (sortOptions), as kubectl's.
 	opts.Reorder = krusty.ReorderOptionUnspecified
 	resources, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
