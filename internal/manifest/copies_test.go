@@ -58,3 +58,11 @@ func TestCopiesAreWrittenAndStaleOnesNamed(t *testing.T) {
 	_, err = Write(root, copies)
 	assert.ErrorContains(t, err, "helm/values.yaml: no line")
 }
+
+func TestGoMemLimitIsEightyPercentInWholeMiB(t *testing.T) {
+	for limit, want := range map[int64]string{
+		512 << 20: "409MiB", 4 << 30: "3276MiB", 256 << 20: "204MiB", 2 << 30: "1638MiB", 1 << 30: "819MiB", 1000: "0MiB",
+	} {
+		assert.Equal(t, want, GoMemLimit(limit), "limit %d", limit)
+	}
+}
