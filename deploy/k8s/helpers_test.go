@@ -149,7 +149,14 @@ func (w workload) pod(i int) podconfig.Pod {
 		PodIP:  fmt.Sprintf("10.1.%d.%d", tierSubnet[w.Tier], 11+i),
 		Labels: w.Meta.Labels, Annotations: w.Meta.Annotations,
 		ServiceEnv: kubernetesService,
+		Secrets:    suppliedSecrets,
 	}
+}
+
+// suppliedSecrets are the Secrets the README has the user create before
+// applying an overlay: the gateways' peer token.
+var suppliedSecrets = map[string]map[string]string{
+	peerTokenSecret: {peerTokenKey: "k8s-test-peer-token-0123456789abcdef"},
 }
 
 // view is the collector's config as replica i of w sees it.

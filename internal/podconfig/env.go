@@ -29,6 +29,10 @@ type Pod struct {
 	// (KUBERNETES_SERVICE_HOST, ...): lower precedence than the container's
 	// own variables, and visible to their $(VAR) references.
 	ServiceEnv map[string]string
+	// Secrets are the Secrets of the pod's namespace, by name, with their
+	// decoded data: a manifest names a Secret the user supplies, and a test
+	// supplies it here.
+	Secrets map[string]map[string]string
 }
 
 // Container finds a container, init containers (native sidecars) included.
@@ -49,7 +53,7 @@ func Container(spec *corev1.PodSpec, name string) (*corev1.Container, error) {
 // variables defined before it and the service variables; an unknown
 // reference stays as it is, and $$ stands for $ (the kubelet's own rules).
 // valueFrom reads the downward API (fieldRef, resourceFieldRef) and the
-// ConfigMaps given; Secrets are not supported (no manifest here needs one).
+// ConfigMaps given, and secretKeyRef the pod's Secrets.
 func Env(spec *corev1.PodSpec, container string, pod Pod, configMaps map[string]*corev1.ConfigMap) (map[string]string, error) {
 	c, err := Container(spec, container)
 	if err != nil {
@@ -134,7 +138,20 @@ func valueFrom(src *corev1.EnvVarSource, spec *corev1.PodSpec, c *corev1.Contain
 		}
 		return v, nil
 	case src.SecretKeyRef != nil:
-		return "", fmt.Errorf("secretKeyRef %s/%s: Secrets are not supported", src.SecretKeyRef.Name, src.SecretKeyRef.Key)
+		ref := src.SecretKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		data, ok := pod.Secrets[ref.Name]
+		if !ok {
+			if optional {
+				return "", nil
+			}
+			return "", fmt.Errorf("secret %q not found", ref.Name)
+		}
+		v, ok := data[ref.Key]
+		if !ok && !optional {
+			return "", fmt.Errorf("secret %q has no key %q", ref.Name, ref.Key)
+		}
+		return v, nil
 	}
 	return "", errors.New("valueFrom names no source")
 }

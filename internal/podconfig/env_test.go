@@ -119,7 +119,8 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 		src  corev1.EnvVarSource
 		want string
 	}{
-		"secret":          {corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "k"}}, "env X: secretKeyRef"},
+		"missing secret":  {corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "k"}}, `env X: secret "nope" not found`},
+		"missing key":     {corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "tok"}, Key: "nope"}}, `env X: secret "tok" has no key "nope"`},
 		"unknown field":   {corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nope"}}, "env X: fieldRef spec.nope: not a downward API field"},
 		"no pod IP":       {corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}, "gives no pod IP"},
 		"missing cm":      {corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "k"}}, `ConfigMap "nope" not found`},
@@ -130,7 +131,7 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := tc.src
 			spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Env: []corev1.EnvVar{{Name: "X", ValueFrom: &src}}}}}
-			_, err := Env(spec, "c", Pod{Name: "p"}, nil)
+			_, err := Env(spec, "c", Pod{Name: "p", Secrets: map[string]map[string]string{"tok": {"token": "s3cret"}}}, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -141,6 +142,12 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 	env, err := Env(optional, "c", Pod{}, nil)
 	require.NoError(t, err)
 	assert.Empty(t, env["X"])
+	secret := &corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Env: []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "tok"}, Key: "token"},
+	}}}}}}
+	env, err = Env(secret, "c", Pod{Secrets: map[string]map[string]string{"tok": {"token": "s3cret"}}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", env["TOKEN"])
 	_, err = Env(optional, "missing", Pod{}, nil)
 	assert.ErrorContains(t, err, `no container "missing"`)
 }
