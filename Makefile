@@ -90,7 +90,7 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 	$(GO) build -o $@ ./cmd/tieredrun
 
 ## test ----------------------------------------------------------------------
-test: $(BIN) $(LOADGEN) test-image
+test: $(BIN) $(LOADGEN) test-image monitoring-test
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
@@ -223,3 +223,18 @@ lint: $(GOLANGCI)
 
 clean:
 	rm -rf bin build
+
+## monitoring ----------------------------------------------------------------
+# The tier's alerts and Grafana dashboard (deploy/monitoring, a Go module of
+# its own: the Grafana SDK and Prometheus's parser stay out of the
+# collector's module graph). `make monitoring` renders the PrometheusRule and
+# the dashboard's JSON (and the kustomize component's copies) from their
+# sources; `make monitoring-test` runs promtool on the rules and Prometheus's
+# parser on the dashboard (part of `make test`; promtool: Debian's
+# prometheus package). README: "Operating the tier".
+.PHONY: monitoring monitoring-test
+monitoring:
+	cd deploy/monitoring && $(GO) run ./cmd/monitoringgen -root $(CURDIR)
+
+monitoring-test:
+	cd deploy/monitoring && $(GO) test -count=1 ./...
