@@ -97,14 +97,14 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test
 
 # The stickycheck peer protocol's decoder, fuzzed for a bounded number of
 # inputs (its seed corpus also runs in every `go test`). A crasher fails the
-# target and is kept under processor/stickycheckprocessor/testdata/fuzz.
+# target and is kept under processor/stickycheckprocessor/internal/wire/testdata/fuzz.
 # Budgets are counts, not durations: with a duration, Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" when the
 # deadline fires while a worker is mid-input (golang/go#75804, fixed in 1.27).
 # 60000 inputs take about 20 s on 2 cores.
 FUZZTIME ?= 60000x
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./processor/stickycheckprocessor
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./processor/stickycheckprocessor/internal/wire
 
 ## bench ---------------------------------------------------------------------
 # Every tier config on one core, our components' cost, tail-sampling memory,

@@ -4,28 +4,51 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/table"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/tally"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // maxHops bounds how often a report is forwarded between replicas whose
 // views of the ring disagree; at the limit the receiver tallies it.
 const maxHops = 2
 
+// auditEnv is what the audit takes from the processor, explicitly: who this
+// replica is, its current view of the ring (read only: the processor
+// publishes the views), its clock and its one metrics path.
+type auditEnv struct {
+	self      string
+	views     *atomic.Pointer[view]
+	now       func() time.Time
+	grace     time.Duration
+	metrics   *metrics
+	logger    *zap.Logger
+	telemetry component.TelemetrySettings
+}
+
 // audit counts split traces across the tier (see the README): the window
 // table, the tally of the traces this replica owns, and the peer protocol.
+//
+// Lock rule: the table's shard locks are the only locks the audit takes on
+// the data path, one at a time, and nothing is queued, sent or logged while
+// one is held: reports are gathered in the batch (or a local slice) and
+// queued once the shard is unlocked. The peer client's locks are its own
+// (see peerClient).
 type audit struct {
-	p        *stickyCheck
-	cfg      *AuditConfig
-	counters *auditCounters
-	selfID   uint64
-	table    *tracker
-	client   *peerClient
-	server   *peerServer
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	cfg *AuditConfig
+	auditEnv
+	selfID uint64
+	table  *table.Table
+	client *peerClient
+	server *peerServer
+	stop   chan struct{}
+	wg     sync.WaitGroup
 	// settledGen is the view whose waiting splits were settled (sweeper).
 	settledGen uint64
 	// wrapListener, when set, wraps the peer server's listener (tests
@@ -33,21 +56,28 @@ type audit struct {
 	wrapListener func(net.Listener) net.Listener
 }
 
-func newAudit(p *stickyCheck, cfg *AuditConfig) *audit {
-	return &audit{p: p, cfg: cfg, counters: newAuditCounters(p.telemetry), stop: make(chan struct{})}
+func newAudit(cfg *AuditConfig) *audit {
+	return &audit{cfg: cfg, stop: make(chan struct{})}
 }
 
 // start allocates the table and starts the peer server and client. It runs
 // before the resolver publishes its first member list.
-func (a *audit) start(ctx context.Context, host component.Host) error {
-	a.selfID = replicaID(a.p.self)
-	a.table = newTracker(a.cfg.MaxTraces, a.cfg.Window, a.p.now())
-	client, err := newPeerClient(ctx, a, host)
+func (a *audit) start(ctx context.Context, host component.Host, env auditEnv) error {
+	a.auditEnv = env
+	a.selfID = wire.ReplicaID(env.self)
+	a.table = table.New(a.cfg.MaxTraces, a.cfg.Window, env.now())
+	client, err := newPeerClient(ctx, host, &a.cfg.Peer, clientEnv{
+		selfID: a.selfID, views: env.views, now: env.now, tick: a.table.Tick, window: a.table.Window,
+		metrics: env.metrics, logger: env.logger, telemetry: env.telemetry, local: a.apply,
+	})
 	if err != nil {
 		a.table = nil
 		return err
 	}
-	server, err := startPeerServer(ctx, a, host)
+	server, err := startPeerServer(ctx, host, serverEnv{
+		cfg: a.cfg.Peer.Server, self: env.self, port: a.cfg.Peer.Port, wrap: a.wrapListener,
+		metrics: env.metrics, logger: env.logger, telemetry: env.telemetry, onReports: a.apply,
+	})
 	if err != nil {
 		client.shutdown(ctx)
 		a.table = nil
@@ -64,7 +94,8 @@ func (a *audit) start(ctx context.Context, host component.Host) error {
 // stays queued at them, and goes to the new owners once they see this
 // replica gone. Then the replica leaves (leave), and the queue is delivered,
 // the two within shutdownTimeout.
-func (a *audit) shutdown(ctx context.Context) error {
+// leave, the processor's, installs the view without this replica.
+func (a *audit) shutdown(ctx context.Context, leave func() (old, next *view)) error {
 	if a.server == nil {
 		return nil // not started
 	}
@@ -75,9 +106,9 @@ func (a *audit) shutdown(ctx context.Context) error {
 	defer cancel()
 	a.client.stopLoop()
 	start := time.Now()
-	handed := a.leave(ctx)
+	handed := a.leave(ctx, leave)
 	undelivered := a.client.shutdown(ctx)
-	a.p.logger.Info("stickycheck left the ring: its traces handed to their next owners",
+	a.logger.Info("stickycheck left the ring: its traces handed to their next owners",
 		zap.Int("reports", handed), zap.Int("undelivered", undelivered), zap.Duration("took", time.Since(start)))
 	return err
 }
@@ -89,7 +120,7 @@ func (a *audit) shutdown(ctx context.Context) error {
 func (a *audit) sweep() {
 	defer a.wg.Done()
 	expireEvery := min(max(a.cfg.Window/8, 10*time.Millisecond), 5*time.Second)
-	ticker := time.NewTicker(min(expireEvery, max(a.p.cfg.Grace/8, 100*time.Millisecond)))
+	ticker := time.NewTicker(min(expireEvery, max(a.grace/8, 100*time.Millisecond)))
 	defer ticker.Stop()
 	var lastExpire time.Time
 	for {
@@ -97,127 +128,78 @@ func (a *audit) sweep() {
 		case <-a.stop:
 			return
 		case <-ticker.C:
-			now := a.p.now()
+			now := a.now()
 			a.settlePending(now)
 			if d := now.Sub(lastExpire); d >= 0 && d < expireEvery {
 				continue
 			}
 			lastExpire = now
-			_, live := a.table.expire(a.table.tick(now))
-			a.p.telemetry.ProcessorStickycheckTracesTracked.Record(context.Background(), int64(live))
+			_, live := a.table.Expire(a.table.Tick(now))
+			a.metrics.tracked(context.Background(), live)
 		}
 	}
-}
-
-// awaiting tells whether a split of trace id, which this replica owns under
-// v, must wait for the previous owner's handoff: within grace of a change
-// that moved the trace here.
-func (a *audit) awaiting(v *view, id *[16]byte, now time.Time) bool {
-	if v.first || v.prev == nil || now.Sub(v.changedAt) >= a.p.cfg.Grace {
-		return false
-	}
-	owner := v.prev.ring.Owner(*id)
-	return owner >= 0 && owner != v.prev.self
-}
-
-// ownedBefore tells whether this replica owned trace id under the view
-// before v.
-func (a *audit) ownedBefore(v *view, id *[16]byte) bool {
-	return !v.first && v.prev != nil && v.prev.self >= 0 && v.prev.ring.Owner(*id) == v.prev.self
 }
 
 // settlePending counts, once grace has passed after a change, the splits
 // still waiting for a handoff that did not come (the previous owner had no
 // tally of the trace).
 func (a *audit) settlePending(now time.Time) {
-	v := a.p.view.Load()
-	if v.first || v.gen == a.settledGen || now.Sub(v.changedAt) < a.p.cfg.Grace {
+	v := a.views.Load()
+	if v.first || v.gen == a.settledGen || v.inGrace(now) {
 		return
 	}
 	a.settledGen = v.gen
-	var split [numCauses]int
-	for i := range a.table.shards {
-		sh := &a.table.shards[i]
-		sh.mu.Lock()
-		for j := range sh.slots {
-			if e := &sh.slots[j]; e.id != zeroID && settle(e) {
-				split[e.cause()]++
+	var split [tally.NumCauses]int
+	for i := range a.table.Shards {
+		sh := &a.table.Shards[i]
+		sh.Mu.Lock()
+		for j := range sh.Slots {
+			if e := &sh.Slots[j]; e.ID != table.ZeroID && tally.Settle(e) {
+				split[tally.CauseOf(e)]++
 			}
 		}
-		sh.mu.Unlock()
+		sh.Mu.Unlock()
 	}
-	a.counters.split(context.Background(), &split)
+	a.metrics.split(context.Background(), &split)
 }
 
 // viewAt returns the view a shard of generation gen agrees with: the
 // current one, or the one before while a ring change is being applied.
 func (a *audit) viewAt(gen uint64) *view {
-	v := a.p.view.Load()
+	v := a.views.Load()
 	if v.gen != gen && v.prev != nil && v.prev.gen == gen {
 		return v.prev
 	}
 	return v
 }
 
-// batchTraces is how many traces of a batch are recorded at once.
-const batchTraces = 256
-
-// pendingTrace is a trace of the batch waiting to be recorded.
-type pendingTrace struct {
-	id    [16]byte
-	hash  uint64
-	owner int32
-	shard uint32
+// begin prepares the batch of a call of processTraces for the audit;
+// finish ends it.
+func (a *audit) begin(b *batch) {
+	b.tick = a.table.Tick(b.now)
 }
 
-// auditBatch gathers what one batch of spans adds: the table is updated a
-// shard at a time, the queue and the counters once a batch.
-type auditBatch struct {
-	v           *view
-	withinGrace bool
-	now         time.Time
-	tick        uint32
-	np          int
-	pending     [batchTraces]pendingTrace
-	nr          int
-	reports     [64]report
-	split       [numCauses]int
-	evicted     int
-	warm        uint32 // sink of the loads that warm the cache
-}
-
-// batches are reused: an auditBatch is 10 KiB, too much to clear for
-// every batch of spans.
-var batches = sync.Pool{New: func() any { return new(auditBatch) }}
-
-// begin returns the batch of a call of processTraces; finish ends it.
-func (a *audit) begin(v *view, now time.Time, withinGrace bool) *auditBatch {
-	b := batches.Get().(*auditBatch)
-	b.v, b.now, b.tick, b.withinGrace = v, now, a.table.tick(now), withinGrace
-	return b
-}
-
-// observe notes that this replica received spans of trace id, whose owner
-// under the batch's view is owner; it runs once per trace per batch, on the
-// span data path.
-func (a *audit) observe(b *auditBatch, id *[16]byte, owner int) {
-	if *id == zeroID {
+// observe notes that this replica received spans of trace id (hash h),
+// whose owner under the batch's view is owner; it runs once per trace per
+// batch, on the span data path.
+func (a *audit) observe(b *batch, id *[16]byte, h uint64, owner int) {
+	if *id == table.ZeroID {
 		return
 	}
-	h := traceHash(id)
-	b.pending[b.np] = pendingTrace{id: *id, hash: h, owner: int32(owner), shard: uint32(a.table.shardIndex(h))}
+	b.pending[b.np] = pendingTrace{id: *id, hash: h, owner: int32(owner), shard: uint32(a.table.ShardIndex(h))}
 	if b.np++; b.np == batchTraces {
 		a.record(b)
 	}
 }
 
-// record writes the pending traces to the table, shard by shard. Under a
-// shard's lock it first reads each trace's home slot, loads that do not
-// depend on each other, so the CPU fetches the table's cache lines in
-// parallel rather than one miss after another; then it updates them.
-func (a *audit) record(b *auditBatch) {
-	n := len(a.table.shards)
-	var start [maxShards + 1]uint16
+// record writes the pending traces to the table, shard by shard, then
+// queues the reports they gave, no shard locked. Under a shard's lock it
+// first reads each trace's home slot, loads that do not depend on each
+// other, so the CPU fetches the table's cache lines in parallel rather
+// than one miss after another; then it updates them.
+func (a *audit) record(b *batch) {
+	n := len(a.table.Shards)
+	var start [table.MaxShards + 1]uint16
 	for i := range b.np {
 		start[b.pending[i].shard+1]++
 	}
@@ -236,106 +218,104 @@ func (a *audit) record(b *auditBatch) {
 		if len(group) == 0 {
 			continue
 		}
-		sh := &a.table.shards[s]
-		sh.mu.Lock()
+		sh := &a.table.Shards[s]
+		sh.Mu.Lock()
 		for _, i := range group {
-			b.warm += sh.slots[sh.home(b.pending[i].hash)].seen
+			b.warm += sh.Slots[sh.Home(b.pending[i].hash)].Seen
 		}
 		for _, i := range group {
 			a.recordOne(b, sh, &b.pending[i])
 		}
-		sh.mu.Unlock()
+		sh.Mu.Unlock()
 	}
 	b.np = 0
+	if b.nr > 0 {
+		a.client.enqueue(b.reports[:b.nr])
+		b.nr = 0
+	}
 }
 
-// recordOne records one trace; the shard's lock is held.
-func (a *audit) recordOne(b *auditBatch, sh *shard, p *pendingTrace) {
+// recordOne records one trace; the shard's lock is held, so it only adds
+// to the batch.
+func (a *audit) recordOne(b *batch, sh *table.Shard, p *pendingTrace) {
 	v, owner, withinGrace := b.v, int(p.owner), b.withinGrace
-	if sh.gen != v.gen {
-		v = a.viewAt(sh.gen)
-		owner = v.ring.Owner(p.id)
-		withinGrace = a.p.withinGrace(v, b.now)
+	if sh.Gen != v.gen {
+		v = a.viewAt(sh.Gen)
+		owner = v.owner(p.id)
+		withinGrace = v.inGrace(b.now)
 	}
-	e, evicted := sh.upsert(&p.id, p.hash, b.tick, a.table.window)
+	e, evicted := sh.Upsert(&p.id, p.hash, b.tick, a.table.Window)
 	b.evicted += evicted
-	e.seen = b.tick
-	e.flags |= efLocal
+	e.Seen = b.tick
+	e.Flags |= tally.Local
 	switch {
 	case owner < 0:
 		// No ring yet: the first member list reports it.
-	case owner == v.self:
-		if addSeer(e, a.selfID) && countsNow(e, a.awaiting(v, &p.id, b.now)) {
-			b.split[e.cause()]++
+	case v.isSelf(owner):
+		if tally.AddSeer(e, a.selfID) && tally.CountsNow(e, v.movedHere(p.id, b.now)) {
+			b.split[tally.CauseOf(e)]++
 		}
-	case e.flags&efReported == 0:
-		e.flags |= efReported
-		r := report{id: p.id, seer: a.selfID, at: b.tick}
+	case e.Flags&tally.Reported == 0:
+		e.Flags |= tally.Reported
+		r := wire.Report{ID: p.id, Seer: a.selfID, At: b.tick}
 		if withinGrace {
-			r.flags = rfRingChange
+			r.Flags = wire.RingChange
 		}
-		if a.ownedBefore(v, &p.id) {
+		if v.ownedBefore(p.id) {
 			// This replica owned the trace before the change and kept no
 			// tally of it (it would have been handed over, and the trace
 			// marked reported): this report is the whole handoff.
-			r.flags |= rfRingChange | rfHandoff
+			r.Flags |= wire.RingChange | wire.Handoff
 		}
 		b.reports[b.nr] = r
-		if b.nr++; b.nr == len(b.reports) {
-			a.client.enqueue(b.reports[:b.nr])
-			b.nr = 0
-		}
+		b.nr++
 	}
 }
 
-// finish queues the batch's reports and records its counts.
-func (a *audit) finish(ctx context.Context, b *auditBatch) {
+// finish records what is pending and counts the batch's splits and
+// evictions.
+func (a *audit) finish(ctx context.Context, b *batch) {
 	if b.np > 0 {
 		a.record(b)
 	}
-	if b.nr > 0 {
-		a.client.enqueue(b.reports[:b.nr])
-	}
-	a.counters.split(ctx, &b.split)
-	a.counters.evicted(ctx, b.evicted)
-	b.v, b.nr, b.split, b.evicted = nil, 0, [numCauses]int{}, 0
-	batches.Put(b)
+	a.metrics.split(ctx, &b.split)
+	a.metrics.evicted(ctx, b.evicted)
 }
 
 // apply tallies reports for the traces this replica owns and forwards the
 // others to their owner under this replica's view.
-func (a *audit) apply(ctx context.Context, reports []report) {
-	now := a.p.now()
-	tick := a.table.tick(now)
-	var split [numCauses]int
+func (a *audit) apply(ctx context.Context, reports []wire.Report) {
+	now := a.now()
+	tick := a.table.Tick(now)
+	var split [tally.NumCauses]int
 	var evicted int
-	var forward []report
+	var forward []wire.Report
 	for i := range reports {
 		r := &reports[i]
-		sh, h := a.table.shardOf(&r.id)
-		sh.mu.Lock()
-		v := a.viewAt(sh.gen)
-		if owner := v.ring.Owner(r.id); owner >= 0 && owner != v.self && r.hops() < maxHops {
-			sh.mu.Unlock()
+		sh, h := a.table.ShardOf(&r.ID)
+		sh.Mu.Lock()
+		v := a.viewAt(sh.Gen)
+		if owner := v.owner(r.ID); owner >= 0 && owner != v.self && r.HopCount() < maxHops {
+			sh.Mu.Unlock()
 			fwd := *r
-			fwd.flags += 1 << hopsShift
-			fwd.at = tick
+			fwd.Flags += 1 << wire.HopsShift
+			fwd.At = tick
 			forward = append(forward, fwd)
 			continue
 		}
-		e, ev := sh.upsert(&r.id, h, tick, a.table.window)
+		e, ev := sh.Upsert(&r.ID, h, tick, a.table.Window)
 		evicted += ev
-		e.seen = tick
-		if s, settled := merge(e, r); settled || (s && countsNow(e, a.awaiting(v, &r.id, now))) {
-			split[e.cause()]++
+		e.Seen = tick
+		if s, settled := tally.Merge(e, r); settled || (s && tally.CountsNow(e, v.movedHere(r.ID, now))) {
+			split[tally.CauseOf(e)]++
 		}
-		sh.mu.Unlock()
+		sh.Mu.Unlock()
 	}
 	if len(forward) > 0 {
 		a.client.enqueue(forward)
 	}
-	a.counters.split(ctx, &split)
-	a.counters.evicted(ctx, evicted)
+	a.metrics.split(ctx, &split)
+	a.metrics.evicted(ctx, evicted)
 }
 
 // ringChanged moves every remembered trace from the view old to the view
@@ -355,51 +335,50 @@ func (a *audit) ringChanged(old, next *view) {
 
 // moveTraces does the work of ringChanged; send queues the reports of each
 // shard, outside its lock.
-func (a *audit) moveTraces(old, next *view, send func([]report)) {
+func (a *audit) moveTraces(old, next *view, send func([]wire.Report)) {
 	ctx := context.Background()
-	var split [numCauses]int
-	out := make([]report, 0, 256)
-	now := a.p.now()
-	tick := a.table.tick(now)
+	var split [tally.NumCauses]int
+	out := make([]wire.Report, 0, 256)
+	now := a.now()
+	tick := a.table.Tick(now)
 	hasOwners := len(next.ring.Members()) > 0
-	for i := range a.table.shards {
-		sh := &a.table.shards[i]
-		sh.mu.Lock()
-		for j := range sh.slots {
-			e := &sh.slots[j]
-			if e.id == zeroID {
+	for i := range a.table.Shards {
+		sh := &a.table.Shards[i]
+		sh.Mu.Lock()
+		for j := range sh.Slots {
+			e := &sh.Slots[j]
+			if e.ID == table.ZeroID {
 				continue
 			}
-			was := old.self >= 0 && old.ring.Owner(e.id) == old.self
-			is := next.self >= 0 && next.ring.Owner(e.id) == next.self
+			was, is := old.owns(e.ID), next.owns(e.ID)
 			switch {
 			case was && !is:
 				if !hasOwners {
 					continue
 				}
-				c := e.cause()
-				if r, ok, countNow := handoff(e); ok {
+				c := tally.CauseOf(e)
+				if r, ok, countNow := tally.Handoff(e); ok {
 					if countNow {
 						split[c]++
 					}
-					r.at = tick
+					r.At = tick
 					out = append(out, r)
 				}
-			case is && e.flags&efLocal != 0:
-				if addSeer(e, a.selfID) && countsNow(e, a.awaiting(next, &e.id, now)) {
-					split[e.cause()]++
+			case is && e.Flags&tally.Local != 0:
+				if tally.AddSeer(e, a.selfID) && tally.CountsNow(e, next.movedHere(e.ID, now)) {
+					split[tally.CauseOf(e)]++
 				}
-			case !is && hasOwners && e.flags&(efLocal|efReported) == efLocal:
-				e.flags |= efReported
-				out = append(out, report{id: e.id, seer: a.selfID, flags: rfRingChange, at: tick})
+			case !is && hasOwners && e.Flags&(tally.Local|tally.Reported) == tally.Local:
+				e.Flags |= tally.Reported
+				out = append(out, wire.Report{ID: e.ID, Seer: a.selfID, Flags: wire.RingChange, At: tick})
 			}
 		}
-		sh.gen = next.gen
-		sh.mu.Unlock()
+		sh.Gen = next.gen
+		sh.Mu.Unlock()
 		if len(out) > 0 {
 			send(out)
 			out = out[:0]
 		}
 	}
-	a.counters.split(ctx, &split)
+	a.metrics.split(ctx, &split)
 }

@@ -3,6 +3,8 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 import (
 	"context"
 	"time"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // shutdownTimeout bounds what the audit does at shutdown once its peer
@@ -23,12 +25,12 @@ const shutdownTimeout = 5 * time.Second
 // change does: the reports are delivered whenever the next shard's would
 // not fit in the queue, so the queue's size does not limit the leave. The
 // client's loop must be stopped. It returns the number of reports queued.
-func (a *audit) leave(ctx context.Context) (reports int) {
-	old, next := a.p.leave()
+func (a *audit) leave(ctx context.Context, leaveRing func() (old, next *view)) (reports int) {
+	old, next := leaveRing()
 	if next == nil {
 		return 0
 	}
-	a.moveTraces(old, next, func(rs []report) {
+	a.moveTraces(old, next, func(rs []wire.Report) {
 		reports += len(rs)
 		a.client.enqueueDelivering(ctx, rs)
 	})

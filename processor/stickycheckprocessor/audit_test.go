@@ -283,11 +283,11 @@ func TestAuditForgetsAfterTheWindowAndCountsEvictions(t *testing.T) {
 	evicted := r.sum(t, "processor_stickycheck_traces_evicted", nil)
 	assert.GreaterOrEqual(t, evicted, int64(60), "160 traces in a table of 100")
 	live := int64(0)
-	for i := range r.sc.audit.table.shards {
-		sh := &r.sc.audit.table.shards[i]
-		sh.mu.Lock()
-		live += int64(sh.live)
-		sh.mu.Unlock()
+	for i := range r.sc.audit.table.Shards {
+		sh := &r.sc.audit.table.Shards[i]
+		sh.Mu.Lock()
+		live += int64(sh.Live())
+		sh.Mu.Unlock()
 	}
 	assert.EqualValues(t, 160, live+evicted)
 }

@@ -2,9 +2,9 @@ package stickycheckprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 	"time"
 
@@ -18,7 +18,15 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/table"
 )
+
+func randomID(rng *rand.Rand) [16]byte {
+	var id [16]byte
+	binary.LittleEndian.PutUint64(id[:8], rng.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], rng.Uint64()|1)
+	return id
+}
 
 // The check on the hot path: batches of 1,000 spans in 100 traces, a ring of
 // 10 members, action pass. Reported per span.
@@ -54,9 +62,23 @@ func BenchmarkCheckPass(b *testing.B) {
 // ownedBatch is a batch of spansPer spans for each of n traces that self
 // owns among members: what a replica gets in steady state.
 func ownedBatch(seed uint64, members []string, self string, n, spansPer int) ptrace.Traces {
+	return ownedBatchOf(testbed.TraceIDs(seed, n*len(members)*2), members, self, n, spansPer)
+}
+
+// ids64 are 64-bit trace IDs as Jaeger and Zipkin/B3 clients send them: the
+// high half zero.
+func ids64(seed uint64, n int) []pcommon.TraceID {
+	ids := testbed.TraceIDs(seed, n)
+	for i := range ids {
+		clear(ids[i][:8])
+	}
+	return ids
+}
+
+func ownedBatchOf(all []pcommon.TraceID, members []string, self string, n, spansPer int) ptrace.Traces {
 	r := ring.New(ring.Current, members)
 	var ids []pcommon.TraceID
-	for _, id := range testbed.TraceIDs(seed, n*len(members)*2) {
+	for _, id := range all {
 		if len(ids) < n && r.OwnerName(id) == self {
 			ids = append(ids, id)
 		}
@@ -133,33 +155,6 @@ func BenchmarkAuditTrackedTraces(b *testing.B) {
 	}
 }
 
-// Memory of the window table, measured on the heap: a table of a million
-// traces, filled.
-func BenchmarkAuditTableMemory(b *testing.B) {
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		tr := newTracker(1_000_000, time.Minute, time.Now())
-		rng := rand.New(rand.NewPCG(1, 1))
-		for range 1_000_000 {
-			id := randomID(rng)
-			sh, h := tr.shardOf(&id)
-			e, _ := sh.upsert(&id, h, 1, tr.window)
-			e.flags |= efLocal
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		live := 0
-		for i := range tr.shards {
-			live += tr.shards[i].live
-		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(live), "bytes/trace")
-		b.ReportMetric(float64(live), "traces")
-		runtime.KeepAlive(tr)
-	}
-}
-
 // The table alone: recording batches of 256 distinct traces already
 // tracked, in a table of a million holding 500,000; per trace. The traces
 // are owned, as in steady state: nothing is reported.
@@ -170,23 +165,82 @@ func BenchmarkAuditRecord(b *testing.B) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	ids := make([][16]byte, 500_000)
 	now := time.Now()
-	ab := a.begin(v, now, false)
+	ab := newBatch(v, now)
+	a.begin(ab)
 	for i := range ids {
 		ids[i] = randomID(rng)
-		a.observe(ab, &ids[i], v.self) // owned: no reports
+		a.observe(ab, &ids[i], table.Hash(&ids[i]), v.self) // owned: no reports
 	}
 	a.finish(context.Background(), ab)
+	ab.release()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		ab := a.begin(v, now, false)
+		ab := newBatch(v, now)
+		a.begin(ab)
 		for range batchTraces {
 			id := &ids[(i*7919)%len(ids)]
-			a.observe(ab, id, v.self)
+			a.observe(ab, id, table.Hash(id), v.self)
 			i++
 		}
 		a.finish(context.Background(), ab)
+		ab.release()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/batchTraces, "ns/trace")
+}
+
+// The owner cache of one batch: 100 traces × 10 spans, looked up span by
+// span in the order a batch holds them (each trace's spans apart), with
+// 128-bit IDs and with 64-bit ones (high half zero), which all probed from
+// slot 0 when the slot was picked from the ID's first byte. Per span.
+func BenchmarkOwnerCache(b *testing.B) {
+	for _, kind := range []struct {
+		name string
+		ids  []pcommon.TraceID
+	}{{"128bit", testbed.TraceIDs(5, 100)}, {"64bit", ids64(5, 100)}} {
+		b.Run(kind.name, func(b *testing.B) {
+			var c ownerCache
+			b.ReportAllocs()
+			for b.Loop() {
+				c.reset()
+				for span := range 10 {
+					for i := range kind.ids {
+						id := [16]byte(kind.ids[i])
+						if _, h, ok := c.get(&id); !ok {
+							c.put(&id, h, i+span)
+						}
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/span")
+		})
+	}
+}
+
+// The hot path as a gateway with the audit runs it: the check, the audit's
+// record and (with forwarding) its decision, at batches of 100 traces × 10
+// spans of 64-bit trace IDs, all tracked already, in a table of a million
+// holding 500,000 others; 100 different batches take turns. Per span.
+func BenchmarkHotPath64BitIDs(b *testing.B) {
+	sc, ten := startAuditBench(b, 1_000_000, 500_000)
+	ctx := context.Background()
+	batches := make([]ptrace.Traces, 100)
+	for i := range batches {
+		batches[i] = ownedBatchOf(ids64(uint64(20+i), 100*len(ten)*2), ten, ten[3], 100, 10)
+		require.NoError(b, ignore(sc.processTraces(ctx, batches[i])))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, err := sc.processTraces(ctx, batches[i%len(batches)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.StopTimer()
+	spans := float64(batches[0].SpanCount())
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spans, "ns/span")
+	b.ReportMetric(testing.AllocsPerRun(10, func() { _, _ = sc.processTraces(ctx, batches[0]) })/spans, "allocs/span")
 }

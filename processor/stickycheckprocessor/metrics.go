@@ -6,7 +6,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/metadata"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/tally"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 type reason int
@@ -23,42 +26,6 @@ func (r reason) String() string {
 	return [...]string{"", "not_owner", "ring_change", "self_not_member"}[r]
 }
 
-// batchCounts adds up one batch, so that metrics are recorded once a batch.
-type batchCounts struct {
-	checked   int
-	misrouted [numReasons]int
-}
-
-func (c *batchCounts) add(r reason) { c.misrouted[r]++ }
-
-// counters holds the instruments with their attribute sets built once.
-type counters struct {
-	tb       *metadata.TelemetryBuilder
-	byReason [numReasons][]metric.AddOption
-}
-
-func newCounters(tb *metadata.TelemetryBuilder) *counters {
-	c := &counters{tb: tb}
-	for r := reasonNotOwner; r < numReasons; r++ {
-		c.byReason[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))}
-	}
-	return c
-}
-
-func (c *counters) record(ctx context.Context, b *batchCounts, dropped bool) {
-	c.tb.ProcessorStickycheckSpansChecked.Add(ctx, int64(b.checked))
-	misrouted := 0
-	for r := reasonNotOwner; r < numReasons; r++ {
-		if n := b.misrouted[r]; n > 0 {
-			c.tb.ProcessorStickycheckSpansMisrouted.Add(ctx, int64(n), c.byReason[r]...)
-			misrouted += n
-		}
-	}
-	if dropped && misrouted > 0 {
-		c.tb.ProcessorStickycheckSpansDropped.Add(ctx, int64(misrouted))
-	}
-}
-
 // Reasons reports are dropped unsent (attribute reason of
 // peer_reports_dropped).
 const (
@@ -71,49 +38,100 @@ const (
 
 var dropReasonNames = [numDropReasons]string{"queue_full", "expired", "refused", "shutdown"}
 
-// auditCounters holds the audit's instruments with their attribute sets
-// built once.
-type auditCounters struct {
+// metrics is the component's one path to its instruments (mdatagen's
+// TelemetryBuilder): every count goes through one of its methods, with the
+// attribute sets built once. The processor, the audit and the peer client
+// and server share one.
+type metrics struct {
 	tb       *metadata.TelemetryBuilder
-	byCause  [numCauses][]metric.AddOption
+	byReason [numReasons][]metric.AddOption
+	byCause  [tally.NumCauses][]metric.AddOption
 	byDrop   [numDropReasons][]metric.AddOption
 	byReject map[string][]metric.AddOption
 }
 
-func newAuditCounters(tb *metadata.TelemetryBuilder) *auditCounters {
-	c := &auditCounters{tb: tb, byReject: map[string][]metric.AddOption{}}
-	for k := range numCauses {
-		c.byCause[k] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", k.String())))}
+func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
+	m := &metrics{tb: tb, byReject: map[string][]metric.AddOption{}}
+	for r := reasonNotOwner; r < numReasons; r++ {
+		m.byReason[r] = withAttr("reason", r.String())
+	}
+	for k := range tally.NumCauses {
+		m.byCause[k] = withAttr("cause", k.String())
 	}
 	for r, name := range dropReasonNames {
-		c.byDrop[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", name)))}
+		m.byDrop[r] = withAttr("reason", name)
 	}
-	for _, name := range rejectReasons {
-		c.byReject[name] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", name)))}
+	for _, name := range wire.RejectReasons {
+		m.byReject[name] = withAttr("reason", name)
 	}
-	return c
+	return m
 }
 
-func (c *auditCounters) split(ctx context.Context, n *[numCauses]int) {
+func withAttr(key, value string) []metric.AddOption {
+	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))}
+}
+
+func (m *metrics) shutdown() { m.tb.Shutdown() }
+
+// checked records one batch's check: spans checked, misrouted by reason,
+// and, with action drop, dropped.
+func (m *metrics) checked(ctx context.Context, checked int, misrouted *[numReasons]int, dropped bool) {
+	m.tb.ProcessorStickycheckSpansChecked.Add(ctx, int64(checked))
+	n := 0
+	for r := reasonNotOwner; r < numReasons; r++ {
+		if k := misrouted[r]; k > 0 {
+			m.tb.ProcessorStickycheckSpansMisrouted.Add(ctx, int64(k), m.byReason[r]...)
+			n += k
+		}
+	}
+	if dropped && n > 0 {
+		m.tb.ProcessorStickycheckSpansDropped.Add(ctx, int64(n))
+	}
+}
+
+// ring records a new member list; changed is false for the first one.
+func (m *metrics) ring(ctx context.Context, r *ring.Ring, changed bool) {
+	m.tb.ProcessorStickycheckRingMembers.Record(ctx, int64(len(r.Members())))
+	m.tb.ProcessorStickycheckRingHash.Record(ctx, int64(r.Hash()))
+	if changed {
+		m.tb.ProcessorStickycheckRingChanges.Add(ctx, 1)
+	}
+}
+
+func (m *metrics) split(ctx context.Context, n *[tally.NumCauses]int) {
 	for k, v := range n {
 		if v > 0 {
-			c.tb.ProcessorStickycheckTracesSplit.Add(ctx, int64(v), c.byCause[k]...)
+			m.tb.ProcessorStickycheckTracesSplit.Add(ctx, int64(v), m.byCause[k]...)
 		}
 	}
 }
 
-func (c *auditCounters) evicted(ctx context.Context, n int) {
+func (m *metrics) evicted(ctx context.Context, n int) {
 	if n > 0 {
-		c.tb.ProcessorStickycheckTracesEvicted.Add(ctx, int64(n))
+		m.tb.ProcessorStickycheckTracesEvicted.Add(ctx, int64(n))
 	}
 }
 
-func (c *auditCounters) dropped(ctx context.Context, reason, n int) {
+func (m *metrics) tracked(ctx context.Context, n int) {
+	m.tb.ProcessorStickycheckTracesTracked.Record(ctx, int64(n))
+}
+
+// reportsSent records a message delivered: its reports and its bytes.
+func (m *metrics) reportsSent(ctx context.Context, reports, bytes int) {
+	m.tb.ProcessorStickycheckPeerReportsSent.Add(ctx, int64(reports))
+	m.tb.ProcessorStickycheckPeerBytesSent.Add(ctx, int64(bytes))
+}
+
+func (m *metrics) reportsReceived(ctx context.Context, n int) {
+	m.tb.ProcessorStickycheckPeerReportsReceived.Add(ctx, int64(n))
+}
+
+func (m *metrics) dropped(ctx context.Context, reason, n int) {
 	if n > 0 {
-		c.tb.ProcessorStickycheckPeerReportsDropped.Add(ctx, int64(n), c.byDrop[reason]...)
+		m.tb.ProcessorStickycheckPeerReportsDropped.Add(ctx, int64(n), m.byDrop[reason]...)
 	}
 }
 
-func (c *auditCounters) rejected(ctx context.Context, reason string) {
-	c.tb.ProcessorStickycheckPeerReportsRejected.Add(ctx, 1, c.byReject[reason]...)
+func (m *metrics) rejected(ctx context.Context, reason string) {
+	m.tb.ProcessorStickycheckPeerReportsRejected.Add(ctx, 1, m.byReject[reason]...)
 }

@@ -8,10 +8,13 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // peerClient sends reports to their owners. The span data path only appends
@@ -22,22 +25,31 @@ import (
 // a slow peer delays nobody else. A peer that fails keeps its reports
 // (bounded by queue_size, expiring after a window) and is retried with
 // backoff.
+//
+// Lock rule: inMu guards the inbox only, and is the one lock the data path
+// takes (enqueue: an append). mu guards the peers' lists and is taken by the
+// loop and the sends, never by the data path; it may be held while taking
+// inMu, never the other way round. Nothing is sent or logged under either.
+// The reports queued (inbox and peers' lists) and in flight are counted in
+// atomics, so that the bound holds without one lock over both.
 type peerClient struct {
-	a        *audit
+	clientEnv
 	http     *http.Client
 	scheme   string
 	port     int
 	interval time.Duration
-	capacity int
-	logger   *zap.Logger
+	capacity int64
 
-	mu       sync.Mutex
-	inbox    []report // not yet filed under a peer
-	spare    []report
-	peers    map[string]*peerState
-	gen      uint64 // the view the peers' reports were filed under
-	total    int    // reports in the inbox and the peers' lists: at most capacity
-	inflight int    // reports being sent
+	inMu  sync.Mutex
+	inbox []wire.Report // not yet filed under a peer
+	spare []wire.Report
+
+	mu    sync.Mutex
+	peers map[string]*peerState
+	gen   uint64 // the view the peers' reports were filed under
+
+	total    atomic.Int64 // reports in the inbox and the peers' lists: at most capacity
+	inflight atomic.Int64 // reports being sent
 
 	kick     chan struct{}
 	ctx      context.Context
@@ -46,8 +58,23 @@ type peerClient struct {
 	sends    sync.WaitGroup
 }
 
+// clientEnv is what the client takes from the audit: who sends, the current
+// view, the clock and the table's ticks, the metrics, and local, which
+// tallies the reports this replica turns out to own.
+type clientEnv struct {
+	selfID    uint64
+	views     *atomic.Pointer[view]
+	now       func() time.Time
+	tick      func(time.Time) uint32
+	window    uint32
+	metrics   *metrics
+	logger    *zap.Logger
+	telemetry component.TelemetrySettings
+	local     func(context.Context, []wire.Report)
+}
+
 type peerState struct {
-	pending  []report // oldest first
+	pending  []wire.Report // oldest first
 	inflight bool
 	abort    context.CancelFunc // ends the send in flight
 	failures int
@@ -59,16 +86,15 @@ type peerState struct {
 // left the ring, or the client is shutting down. Not the peer's fault.
 var errAborted = errors.New("send aborted")
 
-func newPeerClient(ctx context.Context, a *audit, host component.Host) (*peerClient, error) {
-	pc := &a.cfg.Peer
-	client, err := pc.Client.ToClient(ctx, host.GetExtensions(), a.p.set.TelemetrySettings)
+func newPeerClient(ctx context.Context, host component.Host, pc *PeerConfig, env clientEnv) (*peerClient, error) {
+	client, err := pc.Client.ToClient(ctx, host.GetExtensions(), env.telemetry)
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::client: %w", err)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	return &peerClient{
-		a: a, http: client, scheme: pc.peerScheme(), port: pc.Port,
-		interval: pc.FlushInterval, capacity: pc.QueueSize, logger: a.p.logger,
+		clientEnv: env, http: client, scheme: pc.peerScheme(), port: pc.Port,
+		interval: pc.FlushInterval, capacity: int64(pc.QueueSize),
 		peers: map[string]*peerState{}, kick: make(chan struct{}, 1),
 		ctx: cctx, cancel: cancel,
 	}, nil
@@ -96,14 +122,13 @@ func (c *peerClient) loop() {
 
 // enqueue adds reports to the inbox, dropping (and counting) what does not
 // fit. It never blocks on the network.
-func (c *peerClient) enqueue(rs []report) {
-	c.mu.Lock()
-	n := min(c.capacity-c.total, len(rs))
+func (c *peerClient) enqueue(rs []wire.Report) {
+	n := int(c.reserve(int64(len(rs))))
+	c.inMu.Lock()
 	c.inbox = append(c.inbox, rs[:n]...)
-	c.total += n
-	full := len(c.inbox) >= maxReportsPerMsg
-	c.mu.Unlock()
-	c.a.counters.dropped(context.Background(), dropQueueFull, len(rs)-n)
+	full := len(c.inbox) >= wire.MaxReportsPerMsg
+	c.inMu.Unlock()
+	c.metrics.dropped(context.Background(), dropQueueFull, len(rs)-n)
 	if full {
 		select {
 		case c.kick <- struct{}{}:
@@ -112,11 +137,24 @@ func (c *peerClient) enqueue(rs []report) {
 	}
 }
 
+// reserve takes room for up to n reports in the queue; it returns how many
+// fit.
+func (c *peerClient) reserve(n int64) int64 {
+	for {
+		total := c.total.Load()
+		k := min(c.capacity-total, n)
+		if k <= 0 {
+			return 0
+		}
+		if c.total.CompareAndSwap(total, total+k) {
+			return k
+		}
+	}
+}
+
 // queued is the number of reports not delivered yet (waiting or in flight).
 func (c *peerClient) queued() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.total + c.inflight
+	return int(c.total.Load() + c.inflight.Load())
 }
 
 // peer returns member's state; c.mu must be held.
@@ -129,25 +167,20 @@ func (c *peerClient) peer(member string) *peerState {
 	return st
 }
 
-// Owners of reports being filed, besides member indexes.
-const (
-	ownerNone    = -1 // the ring is empty: wait for members
-	ownerExpired = -2
-	ownerSelf    = -3
-)
-
 // flush files the inbox under the owners of its reports and starts the
 // sends. Reports this replica now owns are tallied here; final ignores the
 // peers' backoff.
 func (c *peerClient) flush(ctx context.Context, final bool) {
-	now := c.a.p.now()
-	tick := c.a.table.tick(now)
-	window := c.a.table.window
-	v := c.a.p.view.Load()
+	now := c.now()
+	tick := c.tick(now)
+	window := c.window
+	v := c.views.Load()
 
 	c.mu.Lock()
+	c.inMu.Lock()
 	todo := c.inbox
 	c.inbox, c.spare = c.spare[:0], nil
+	c.inMu.Unlock()
 	if v.gen != c.gen {
 		// The ring changed: what waits for a peer goes to the new owners,
 		// and so does what is being sent to a peer that left (its send is
@@ -166,48 +199,36 @@ func (c *peerClient) flush(ctx context.Context, final bool) {
 		}
 		c.gen = v.gen
 	}
-	c.total -= len(todo)
-	c.mu.Unlock()
 
-	// The ring is asked outside the lock: the data path may be enqueueing.
-	owners := make([]int32, len(todo))
-	for i := range todo {
-		switch owner := v.ring.Owner(todo[i].id); {
-		case tick-todo[i].at >= window:
-			owners[i] = ownerExpired
-		case owner >= 0 && owner == v.self:
-			owners[i] = ownerSelf
-		default:
-			owners[i] = int32(owner)
-		}
-	}
-
-	var local []report
+	// Filing the reports takes mu, which the data path never takes.
+	var local []wire.Report
+	var waiting []wire.Report
 	expired := 0
 	members := v.ring.Members()
-	c.mu.Lock()
 	for i := range todo {
-		switch owner := owners[i]; owner {
-		case ownerExpired:
+		switch owner := v.owner(todo[i].ID); {
+		case tick-todo[i].At >= window:
 			expired++
-		case ownerSelf:
+		case v.isSelf(owner):
 			local = append(local, todo[i])
-		case ownerNone:
-			c.inbox = append(c.inbox, todo[i])
-			c.total++
+		case owner < 0:
+			waiting = append(waiting, todo[i]) // the ring is empty: wait for members
 		default:
 			st := c.peer(members[owner])
 			st.pending = append(st.pending, todo[i])
-			c.total++
 		}
+	}
+	if len(waiting) > 0 {
+		c.inMu.Lock()
+		c.inbox = append(c.inbox, waiting...)
+		c.inMu.Unlock()
 	}
 	for member, st := range c.peers {
 		old := 0
-		for old < len(st.pending) && tick-st.pending[old].at >= window {
+		for old < len(st.pending) && tick-st.pending[old].At >= window {
 			old++
 		}
 		expired += old
-		c.total -= old
 		st.pending = st.pending[old:]
 		if len(st.pending) == 0 || st.inflight || (!final && now.Before(st.retryAt)) {
 			continue
@@ -215,39 +236,39 @@ func (c *peerClient) flush(ctx context.Context, final bool) {
 		batch := st.pending
 		sctx, abort := context.WithCancel(ctx)
 		st.pending, st.inflight, st.abort = nil, true, abort
-		c.total -= len(batch)
-		c.inflight += len(batch)
+		c.total.Add(-int64(len(batch)))
+		c.inflight.Add(int64(len(batch)))
 		c.sends.Add(1)
 		go c.send(sctx, member, c.gen, batch, v.ring.Hash())
 	}
+	c.total.Add(-int64(expired + len(local)))
 	c.spare = todo[:0]
 	c.mu.Unlock()
 
-	c.a.counters.dropped(context.Background(), dropExpired, expired)
+	c.metrics.dropped(context.Background(), dropExpired, expired)
 	if len(local) > 0 {
-		c.a.apply(context.Background(), local)
+		c.local(context.Background(), local)
 	}
 }
 
 // send delivers reports, filed under member in view gen, one message per
 // maxReportsPerMsg; what could not be delivered is queued again.
-func (c *peerClient) send(ctx context.Context, member string, gen uint64, reports []report, ringHash uint64) {
+func (c *peerClient) send(ctx context.Context, member string, gen uint64, reports []wire.Report, ringHash uint64) {
 	defer c.sends.Done()
-	url := c.scheme + "://" + peerAddress(member, c.port) + peerPath
+	url := c.scheme + "://" + peerAddress(member, c.port) + wire.ReportsPath
 	var buf []byte
 	var refused string
 	for len(reports) > 0 {
-		chunk := reports[:min(len(reports), maxReportsPerMsg)]
-		buf = appendMessage(buf[:0], c.a.selfID, ringHash, chunk)
+		chunk := reports[:min(len(reports), wire.MaxReportsPerMsg)]
+		buf = wire.AppendReports(buf[:0], c.selfID, ringHash, chunk)
 		status, detail, err := c.post(ctx, url, buf)
 		switch {
 		case err == nil && status/100 == 2:
-			c.a.p.telemetry.ProcessorStickycheckPeerReportsSent.Add(context.Background(), int64(len(chunk)))
-			c.a.p.telemetry.ProcessorStickycheckPeerBytesSent.Add(context.Background(), int64(len(buf)))
+			c.metrics.reportsSent(context.Background(), len(chunk), len(buf))
 		case err == nil && status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 			// The peer refuses the message itself (auth, version, format):
 			// sending it again would not help.
-			c.a.counters.dropped(context.Background(), dropRefused, len(chunk))
+			c.metrics.dropped(context.Background(), dropRefused, len(chunk))
 			refused = fmt.Sprintf("HTTP %d: %s", status, detail)
 		default:
 			if err == nil {
@@ -260,9 +281,7 @@ func (c *peerClient) send(ctx context.Context, member string, gen uint64, report
 			return
 		}
 		reports = reports[len(chunk):]
-		c.mu.Lock()
-		c.inflight -= len(chunk)
-		c.mu.Unlock()
+		c.inflight.Add(-int64(len(chunk)))
 	}
 	c.done(member, gen, nil, nil, refused)
 }
@@ -272,7 +291,7 @@ func (c *peerClient) post(ctx context.Context, url string, body []byte) (status 
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", peerContentType)
+	req.Header.Set("Content-Type", wire.ReportsContentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -290,7 +309,7 @@ func (c *peerClient) post(ctx context.Context, url string, body []byte) (status 
 // doubling, at most 5 intervals); an aborted send does not. The first
 // failure, the first refusal (refused: the peer's answer) and the recovery
 // are logged, not every attempt.
-func (c *peerClient) done(member string, gen uint64, err error, undelivered []report, refused string) {
+func (c *peerClient) done(member string, gen uint64, err error, undelivered []wire.Report, refused string) {
 	aborted := errors.Is(err, errAborted)
 	c.mu.Lock()
 	st := c.peer(member)
@@ -301,16 +320,17 @@ func (c *peerClient) done(member string, gen uint64, err error, undelivered []re
 	}
 	wasRefusing := st.refusing
 	st.refusing = refused != ""
-	c.inflight -= len(undelivered)
-	keep := min(len(undelivered), c.capacity-c.total)
+	c.inflight.Add(-int64(len(undelivered)))
+	keep := int(c.reserve(int64(len(undelivered))))
 	switch {
 	case keep == 0:
 	case gen != c.gen:
+		c.inMu.Lock()
 		c.inbox = append(c.inbox, undelivered[:keep]...)
+		c.inMu.Unlock()
 	default:
 		st.pending = append(undelivered[:keep:keep], st.pending...)
 	}
-	c.total += keep
 	failures := st.failures
 	switch {
 	case aborted:
@@ -318,13 +338,13 @@ func (c *peerClient) done(member string, gen uint64, err error, undelivered []re
 		st.failures, st.retryAt = 0, time.Time{}
 	default:
 		st.failures++
-		st.retryAt = c.a.p.now().Add(min(c.interval<<min(failures, 8), 5*c.interval))
+		st.retryAt = c.now().Add(min(c.interval<<min(failures, 8), 5*c.interval))
 	}
-	if gen != c.gen && len(st.pending) == 0 && c.a.p.view.Load().ring.IndexOf(member) < 0 {
+	if gen != c.gen && len(st.pending) == 0 && c.views.Load().ring.IndexOf(member) < 0 {
 		delete(c.peers, member) // it left the ring while its send was in flight
 	}
 	c.mu.Unlock()
-	c.a.counters.dropped(context.Background(), dropQueueFull, len(undelivered)-keep)
+	c.metrics.dropped(context.Background(), dropQueueFull, len(undelivered)-keep)
 	switch {
 	case aborted:
 	case err != nil && failures == 0:
@@ -365,18 +385,16 @@ func (c *peerClient) deliver(ctx context.Context, final bool) {
 
 // room is how many reports the queue can take.
 func (c *peerClient) room() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.capacity - c.total - c.inflight
+	return int(c.capacity - c.total.Load() - c.inflight.Load())
 }
 
 // enqueueDelivering queues reports however many: whenever the next chunk
 // would not fit, it first delivers the queue (within ctx; a peer backing off
 // after a failure is not tried again), and what still does not fit is
 // dropped and counted, as by enqueue. The loop must be stopped.
-func (c *peerClient) enqueueDelivering(ctx context.Context, rs []report) {
+func (c *peerClient) enqueueDelivering(ctx context.Context, rs []wire.Report) {
 	for len(rs) > 0 {
-		n := min(len(rs), c.capacity)
+		n := min(len(rs), int(c.capacity))
 		if c.room() < n {
 			c.deliver(ctx, false)
 		}
@@ -389,14 +407,14 @@ func (c *peerClient) enqueueDelivering(ctx context.Context, rs []report) {
 // within ctx, and counts what is left as dropped; it returns how many.
 func (c *peerClient) shutdown(ctx context.Context) int {
 	c.stopLoop()
-	if c.a.table != nil {
-		c.deliver(ctx, true)
-	}
+	c.deliver(ctx, true)
 	c.mu.Lock()
-	left := c.total
-	c.inbox, c.peers, c.total = nil, map[string]*peerState{}, 0
+	c.inMu.Lock()
+	left := int(c.total.Swap(0))
+	c.inbox, c.peers = nil, map[string]*peerState{}
+	c.inMu.Unlock()
 	c.mu.Unlock()
-	c.a.counters.dropped(context.Background(), dropShutdown, left)
+	c.metrics.dropped(context.Background(), dropShutdown, left)
 	c.http.CloseIdleConnections()
 	return left
 }

@@ -13,26 +13,41 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // peerServer receives the peers' reports on confighttp's server, so that
 // TLS, authentication and the body size limit are the collector's own.
 type peerServer struct {
-	a      *audit
+	serverEnv
 	server *http.Server
 	addr   net.Addr
 	done   sync.WaitGroup
 }
 
-func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerServer, error) {
-	cfg := a.cfg.Peer.Server
+// serverEnv is what the server takes from the audit: its settings, and
+// onReports, which applies the reports of an accepted message.
+type serverEnv struct {
+	cfg       confighttp.ServerConfig
+	self      string
+	port      int
+	wrap      func(net.Listener) net.Listener // tests: wraps the listener
+	metrics   *metrics
+	logger    *zap.Logger
+	telemetry component.TelemetrySettings
+	onReports func(context.Context, []wire.Report)
+}
+
+func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*peerServer, error) {
+	cfg := env.cfg
 	if cfg.NetAddr.Endpoint == "" {
-		cfg.NetAddr.Endpoint = peerAddress(a.p.self, a.cfg.Peer.Port)
+		cfg.NetAddr.Endpoint = peerAddress(env.self, env.port)
 	}
-	s := &peerServer{a: a}
+	s := &peerServer{serverEnv: env}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+peerPath, s.handleReports)
-	server, err := cfg.ToServer(ctx, host.GetExtensions(), a.p.set.TelemetrySettings, mux, confighttp.WithErrorHandler(s.httpError))
+	mux.HandleFunc("POST "+wire.ReportsPath, s.handleReports)
+	server, err := cfg.ToServer(ctx, host.GetExtensions(), env.telemetry, mux, confighttp.WithErrorHandler(s.httpError))
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: %w", err)
 	}
@@ -40,18 +55,18 @@ func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerS
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: listening on %s: %w", cfg.NetAddr.Endpoint, err)
 	}
-	if a.wrapListener != nil {
-		ln = a.wrapListener(ln)
+	if env.wrap != nil {
+		ln = env.wrap(ln)
 	}
 	s.server, s.addr = server, ln.Addr()
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
 		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.p.logger.Error("stickycheck peer server stopped", zap.Error(err))
+			env.logger.Error("stickycheck peer server stopped", zap.Error(err))
 		}
 	}()
-	a.p.logger.Info("stickycheck peer server listening", zap.String("endpoint", s.addr.String()))
+	env.logger.Info("stickycheck peer server listening", zap.String("endpoint", s.addr.String()))
 	return s, nil
 }
 
@@ -74,53 +89,53 @@ func (s *peerServer) shutdown(ctx context.Context) error {
 // handleReports decodes one message and applies its reports. Every
 // rejection is answered with a 4xx naming the problem and counted.
 func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != peerContentType {
-		s.reject(w, rejectMalformed, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, peerContentType))
+	if ct := r.Header.Get("Content-Type"); ct != wire.ReportsContentType {
+		s.reject(w, wire.RejectMalformed, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.ReportsContentType))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPeerMessageLen+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxReportsMessageLen+1))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		s.reject(w, rejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
+		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
 		return
 	case err != nil:
-		s.reject(w, rejectMalformed, http.StatusBadRequest, "reading body: "+err.Error())
+		s.reject(w, wire.RejectMalformed, http.StatusBadRequest, "reading body: "+err.Error())
 		return
-	case len(body) > maxPeerMessageLen:
-		s.reject(w, rejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxPeerMessageLen))
+	case len(body) > wire.MaxReportsMessageLen:
+		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", wire.MaxReportsMessageLen))
 		return
 	}
-	m, err := decodeMessage(body)
+	m, err := wire.DecodeReports(body)
 	if err != nil {
-		reason := rejectReason(err)
+		reason := wire.Reason(err)
 		status := http.StatusBadRequest
-		if reason == rejectOversized {
+		if reason == wire.RejectOversized {
 			status = http.StatusRequestEntityTooLarge
 		}
 		s.reject(w, reason, status, err.Error())
 		return
 	}
-	s.a.p.telemetry.ProcessorStickycheckPeerReportsReceived.Add(r.Context(), int64(len(m.reports)))
-	s.a.apply(r.Context(), m.reports)
+	s.metrics.reportsReceived(r.Context(), len(m.Reports))
+	s.onReports(r.Context(), m.Reports)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *peerServer) reject(w http.ResponseWriter, reason string, status int, msg string) {
-	s.a.counters.rejected(context.Background(), reason)
-	s.a.p.logger.Debug("stickycheck peer message rejected", zap.String("reason", reason), zap.String("detail", msg))
+	s.metrics.rejected(context.Background(), reason)
+	s.logger.Debug("stickycheck peer message rejected", zap.String("reason", reason), zap.String("detail", msg))
 	http.Error(w, reason+": "+msg, status)
 }
 
 // httpError answers what confighttp rejects before the handler runs: a
 // failed authentication (401), an undecodable compressed body.
 func (s *peerServer) httpError(w http.ResponseWriter, _ *http.Request, msg string, status int) {
-	reason := rejectMalformed
+	reason := wire.RejectMalformed
 	switch status {
 	case http.StatusUnauthorized:
-		reason = rejectUnauthenticated
+		reason = wire.RejectUnauthenticated
 	case http.StatusRequestEntityTooLarge:
-		reason = rejectOversized
+		reason = wire.RejectOversized
 	}
 	s.reject(w, reason, status, msg)
 }

@@ -35,6 +35,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // blackhole accepts connections and never answers: a peer that hangs.
@@ -185,9 +186,14 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 		"one message to each owner, refused")
 
 	target := rs[0]
-	url := "http://" + peerAddress(target.member, defaultPeerPort) + peerPath
+	url := "http://" + peerAddress(target.member, defaultPeerPort) + wire.ReportsPath
 	rng := rand.New(rand.NewPCG(13, 14))
-	valid := appendMessage(nil, replicaID("127.0.54.9:4317"), 1, sampleReports(rng, 4, replicaID("127.0.54.9:4317")))
+	stranger9 := wire.ReplicaID("127.0.54.9:4317")
+	var sample []wire.Report
+	for i := range 4 {
+		sample = append(sample, wire.Report{ID: randomID(rng), Seer: stranger9 + uint64(i%2)})
+	}
+	valid := wire.AppendReports(nil, stranger9, 1, sample)
 	wrongVersion := bytes.Clone(valid)
 	wrongVersion[4] = 9
 	post := func(body []byte, token, contentType string) (int, string) {
@@ -209,13 +215,13 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 		status                   int
 		reason                   string
 	}{
-		{"no token", "", peerContentType, valid, http.StatusUnauthorized, rejectUnauthenticated},
-		{"wrong token", "guess", peerContentType, valid, http.StatusUnauthorized, rejectUnauthenticated},
-		{"garbage", "s3cret", peerContentType, []byte("GET / HTTP/1.1"), http.StatusBadRequest, rejectMalformed},
-		{"truncated", "s3cret", peerContentType, valid[:len(valid)-3], http.StatusBadRequest, rejectMalformed},
-		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, rejectMalformed},
-		{"version 9", "s3cret", peerContentType, wrongVersion, http.StatusBadRequest, rejectUnsupportedVersion},
-		{"2 MiB", "s3cret", peerContentType, make([]byte, 2<<20), http.StatusRequestEntityTooLarge, rejectOversized},
+		{"no token", "", wire.ReportsContentType, valid, http.StatusUnauthorized, wire.RejectUnauthenticated},
+		{"wrong token", "guess", wire.ReportsContentType, valid, http.StatusUnauthorized, wire.RejectUnauthenticated},
+		{"garbage", "s3cret", wire.ReportsContentType, []byte("GET / HTTP/1.1"), http.StatusBadRequest, wire.RejectMalformed},
+		{"truncated", "s3cret", wire.ReportsContentType, valid[:len(valid)-3], http.StatusBadRequest, wire.RejectMalformed},
+		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, wire.RejectMalformed},
+		{"version 9", "s3cret", wire.ReportsContentType, wrongVersion, http.StatusBadRequest, wire.RejectUnsupportedVersion},
+		{"2 MiB", "s3cret", wire.ReportsContentType, make([]byte, 2<<20), http.StatusRequestEntityTooLarge, wire.RejectOversized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := target.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": tc.reason})
@@ -225,7 +231,7 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 		})
 	}
 	received := target.sum(t, mReceived, nil)
-	status, msg := post(valid, "s3cret", peerContentType)
+	status, msg := post(valid, "s3cret", wire.ReportsContentType)
 	assert.Equal(t, http.StatusNoContent, status, msg)
 	assert.EqualValues(t, received+4, target.sum(t, mReceived, nil), "still serving")
 }
@@ -293,7 +299,7 @@ func TestPeersOnMutualTLS(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
 	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	resp, err := noCert.Post("https://"+peerAddress(members[0], defaultPeerPort)+peerPath, peerContentType, bytes.NewReader([]byte("x")))
+	resp, err := noCert.Post("https://"+peerAddress(members[0], defaultPeerPort)+wire.ReportsPath, wire.ReportsContentType, bytes.NewReader([]byte("x")))
 	if err == nil {
 		_ = resp.Body.Close()
 	}
@@ -314,12 +320,7 @@ func TestAuditReportsInFlightToADepartedPeerGoToTheNewOwners(t *testing.T) {
 	c := startReplica(t, ms[2], after, nil, nil)
 	ids := byOwner(before, testbed.TraceIDs(596, 400))[ms[1]]
 	a.send(t, ids, 0)
-	inflight := func() int {
-		cl := a.sc.audit.client
-		cl.mu.Lock()
-		defer cl.mu.Unlock()
-		return cl.inflight
-	}
+	inflight := func() int { return int(a.sc.audit.client.inflight.Load()) }
 	deadline := time.Now().Add(10 * time.Second)
 	for inflight() != len(ids) {
 		require.True(t, time.Now().Before(deadline), "the reports never went out")

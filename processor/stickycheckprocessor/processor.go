@@ -25,32 +25,19 @@ const (
 	attrReason = "stickycheck.reason"
 )
 
-// view is the ring as this replica sees it at one moment.
-type view struct {
-	ring      *ring.Ring
-	self      int // index of self in the ring's members, -1 when absent
-	changedAt time.Time
-	first     bool // the first list resolved: no agent can be behind it
-	// gen counts the member lists; prev is the view before this one (without
-	// its own prev), which the audit needs while it moves to this one.
-	gen  uint64
-	prev *view
-}
-
 type stickyCheck struct {
-	cfg       *Config
-	set       processor.Settings
-	gen       ring.Generation
-	self      string
-	logger    *zap.Logger
-	telemetry *metadata.TelemetryBuilder
-	metrics   *counters
-	resolver  ring.Resolver
-	view      atomic.Pointer[view]
-	changeMu  sync.Mutex // serializes member list changes
-	left      bool       // shut down: member lists are ignored (changeMu)
-	audit     *audit     // nil without the audit section
-	now       func() time.Time
+	cfg      *Config
+	set      processor.Settings
+	gen      ring.Generation
+	self     string
+	logger   *zap.Logger
+	metrics  *metrics
+	resolver ring.Resolver
+	view     atomic.Pointer[view]
+	changeMu sync.Mutex // serializes member list changes
+	left     bool       // shut down: member lists are ignored (changeMu)
+	audit    *audit     // nil without the audit section
+	now      func() time.Time
 }
 
 func newStickyCheck(set processor.Settings, cfg *Config) (*stickyCheck, error) {
@@ -68,11 +55,11 @@ func newStickyCheck(set processor.Settings, cfg *Config) (*stickyCheck, error) {
 	}
 	p := &stickyCheck{
 		cfg: cfg, set: set, gen: gen, self: cfg.Self, logger: set.Logger,
-		telemetry: tb, metrics: newCounters(tb), resolver: resolver, now: time.Now,
+		metrics: newMetrics(tb), resolver: resolver, now: time.Now,
 	}
-	p.view.Store(&view{ring: ring.New(gen, nil), self: -1, first: true})
+	p.view.Store(&view{ring: ring.New(gen, nil), self: -1, first: true, grace: cfg.Grace})
 	if cfg.Audit.HasValue() {
-		p.audit = newAudit(p, cfg.Audit.Get())
+		p.audit = newAudit(cfg.Audit.Get())
 	}
 	return p, nil
 }
@@ -87,7 +74,11 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 		p.logger.Info("self resolved", zap.String("self", self))
 	}
 	if p.audit != nil {
-		if err := p.audit.start(ctx, host); err != nil {
+		env := auditEnv{
+			self: p.self, views: &p.view, now: p.now, grace: p.cfg.Grace,
+			metrics: p.metrics, logger: p.logger, telemetry: p.set.TelemetrySettings,
+		}
+		if err := p.audit.start(ctx, host, env); err != nil {
 			return err
 		}
 	}
@@ -98,9 +89,9 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 func (p *stickyCheck) shutdown(ctx context.Context) error {
 	err := p.resolver.Shutdown(ctx)
 	if p.audit != nil {
-		err = errors.Join(err, p.audit.shutdown(ctx))
+		err = errors.Join(err, p.audit.shutdown(ctx, p.leave))
 	}
-	p.telemetry.Shutdown()
+	p.metrics.shutdown()
 	return err
 }
 
@@ -116,19 +107,14 @@ func (p *stickyCheck) setMembers(members []string) {
 	r := ring.New(p.gen, members)
 	v := &view{
 		ring: r, self: r.IndexOf(p.self), changedAt: p.now(), first: old.first && len(old.ring.Members()) == 0,
-		gen: old.gen + 1, prev: &old,
+		grace: p.cfg.Grace, gen: old.gen + 1, prev: &old,
 	}
 	p.view.Store(v)
 	if p.audit != nil {
 		p.audit.ringChanged(&old, v)
 	}
 
-	ctx := context.Background()
-	p.telemetry.ProcessorStickycheckRingMembers.Record(ctx, int64(len(r.Members())))
-	p.telemetry.ProcessorStickycheckRingHash.Record(ctx, int64(r.Hash()))
-	if !v.first {
-		p.telemetry.ProcessorStickycheckRingChanges.Add(ctx, 1)
-	}
+	p.metrics.ring(context.Background(), r, !v.first)
 	fields := []zap.Field{zap.Strings("members", r.Members()), zap.String("ring", string(p.gen)), zap.Uint64("ring_hash", r.Hash())}
 	if v.self < 0 {
 		p.logger.Warn(fmt.Sprintf("self %q is not a member of the ring: its spans count as misrouted with reason self_not_member; "+
@@ -151,51 +137,42 @@ func (p *stickyCheck) leave() (old, next *view) {
 		return nil, nil
 	}
 	members := slices.Delete(slices.Clone(cur.ring.Members()), cur.self, cur.self+1)
-	next = &view{ring: ring.New(p.gen, members), self: -1, changedAt: p.now(), gen: cur.gen + 1, prev: &cur}
+	next = &view{ring: ring.New(p.gen, members), self: -1, changedAt: p.now(), grace: p.cfg.Grace, gen: cur.gen + 1, prev: &cur}
 	p.view.Store(next)
 	return &cur, next
 }
 
-// processTraces checks each span; the ring lookup is done once per trace.
+// processTraces checks each span; the ring lookup is done once per trace
+// per batch, and so is the audit's record.
 func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	v := p.view.Load()
-	now := p.now()
-	withinGrace := p.withinGrace(v, now)
-	var c batchCounts
-	var cache ownerCache
-	var ab *auditBatch
+	b := newBatch(p.view.Load(), p.now())
 	if p.audit != nil {
-		ab = p.audit.begin(v, now, withinGrace)
+		p.audit.begin(b)
 	}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
-			c.checked += spans.Len()
+			b.checked += spans.Len()
 			if p.cfg.Action == ActionDrop {
-				spans.RemoveIf(func(s ptrace.Span) bool {
-					reason := p.check(v, &cache, ab, s, withinGrace)
-					c.add(reason)
-					return reason != reasonNone
-				})
+				spans.RemoveIf(func(s ptrace.Span) bool { return p.checkSpan(b, s) != reasonNone })
 				continue
 			}
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
-				reason := p.check(v, &cache, ab, s, withinGrace)
-				c.add(reason)
-				if reason != reasonNone && p.cfg.Action == ActionTag {
-					s.Attributes().PutStr(attrOwner, v.ring.OwnerName(s.TraceID()))
+				if reason := p.checkSpan(b, s); reason != reasonNone && p.cfg.Action == ActionTag {
+					s.Attributes().PutStr(attrOwner, b.v.ring.OwnerName(s.TraceID()))
 					s.Attributes().PutStr(attrReason, reason.String())
 				}
 			}
 		}
 	}
-	p.metrics.record(ctx, &c, p.cfg.Action == ActionDrop)
-	if ab != nil {
-		p.audit.finish(ctx, ab)
+	p.metrics.checked(ctx, b.checked, &b.misrouted, p.cfg.Action == ActionDrop)
+	if p.audit != nil {
+		p.audit.finish(ctx, b)
 	}
+	b.release()
 	if p.cfg.Action == ActionDrop {
 		td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
@@ -208,24 +185,27 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 	return td, nil
 }
 
-// withinGrace tells whether misroutes under v are blamed on its change.
-func (p *stickyCheck) withinGrace(v *view, now time.Time) bool {
-	return !v.first && now.Sub(v.changedAt) < p.cfg.Grace
-}
-
-// check returns why the span is misrouted, or reasonNone. The first span of
-// each trace in the batch looks the owner up and, with the audit, records
-// the trace.
-func (p *stickyCheck) check(v *view, cache *ownerCache, ab *auditBatch, s ptrace.Span, withinGrace bool) reason {
+// checkSpan looks the owner of the span's trace up (once per trace in the
+// batch, which is when the audit observes the trace), counts and returns
+// its check.
+func (p *stickyCheck) checkSpan(b *batch, s ptrace.Span) reason {
 	id := [16]byte(s.TraceID())
-	owner, ok := cache.get(id)
+	owner, h, ok := b.cache.get(&id)
 	if !ok {
-		owner = v.ring.Owner(id)
-		cache.put(id, owner)
-		if ab != nil {
-			p.audit.observe(ab, &id, owner)
+		owner = b.v.owner(id)
+		b.cache.put(&id, h, owner)
+		if p.audit != nil {
+			p.audit.observe(b, &id, h, owner)
 		}
 	}
+	r := check(b.v, owner, b.withinGrace)
+	b.misrouted[r]++
+	return r
+}
+
+// check returns why a span of a trace whose owner under v is owner is
+// misrouted, or reasonNone. It has no side effect.
+func check(v *view, owner int, withinGrace bool) reason {
 	switch {
 	case v.self < 0:
 		return reasonSelfNotMember

@@ -231,17 +231,20 @@ func TestOwnerCacheIsExact(t *testing.T) {
 		binary.BigEndian.PutUint64(ids[i][:8], uint64(i%3))
 		binary.BigEndian.PutUint64(ids[i][8:], uint64(i))
 	}
-	for i, id := range ids {
-		c.put(id, i)
+	c.reset()
+	for i := range ids {
+		_, h, ok := c.get(&ids[i])
+		require.False(t, ok)
+		c.put(&ids[i], h, i)
 	}
-	for i, id := range ids {
-		if owner, ok := c.get(id); ok {
+	for i := range ids {
+		if owner, _, ok := c.get(&ids[i]); ok {
 			assert.Equal(t, i, owner)
 		}
 	}
 	hits := 0
-	for _, id := range ids {
-		if _, ok := c.get(id); ok {
+	for i := range ids {
+		if _, _, ok := c.get(&ids[i]); ok {
 			hits++
 		}
 	}

@@ -1,4 +1,4 @@
-package stickycheckprocessor
+package tally
 
 import (
 	"math/rand/v2"
@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/table"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // Whatever the order in which the owner learns of the replicas holding a
@@ -22,10 +25,10 @@ func TestTallyCountsOnceInAnyOrder(t *testing.T) {
 			}
 		}
 		rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
-		var e entry
+		var e table.Entry
 		counted := 0
 		for _, s := range events {
-			if split, _ := merge(&e, &report{seer: s}); split {
+			if split, _ := Merge(&e, &wire.Report{Seer: s}); split {
 				counted++
 			}
 		}
@@ -39,9 +42,9 @@ func TestTallyCountsOnceInAnyOrder(t *testing.T) {
 
 // A ring change moves the trace from owner A to owner B in the middle of
 // the events: A hands its tally over at some point among B's events, or
-// never (it had none). B, awaiting the handoff, holds back a split until it
+// never (it had none). B, awaiting the Handoff, holds back a split until it
 // comes or grace ends. The tier (A and B together) counts the trace once
-// when two or more replicas hold spans of it, never otherwise; the cause is
+// when two or more replicas hold spans of it, never otherwise; the Cause is
 // ring_change unless the split was known before the change.
 func TestTallyHandoffKeepsTheCountOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
@@ -57,47 +60,47 @@ func TestTallyHandoffKeepsTheCountOnce(t *testing.T) {
 				}
 			}
 		}
-		var a, b entry
-		counts := map[cause]int{}
-		count := func(e *entry, split, settled bool) {
-			if settled || (split && countsNow(e, true)) {
-				counts[e.cause()]++
+		var a, b table.Entry
+		counts := map[Cause]int{}
+		count := func(e *table.Entry, split, settled bool) {
+			if settled || (split && CountsNow(e, true)) {
+				counts[CauseOf(e)]++
 			}
 		}
 		for _, s := range before {
-			split, _ := merge(&a, &report{seer: s})
+			split, _ := Merge(&a, &wire.Report{Seer: s})
 			if split {
-				counts[a.cause()]++
+				counts[CauseOf(&a)]++
 			}
 		}
-		splitBefore := counts[causeMisrouted] > 0
-		r, ok, countNow := handoff(&a)
+		splitBefore := counts[Misrouted] > 0
+		r, ok, countNow := Handoff(&a)
 		require.False(t, countNow)
 		require.Equal(t, len(before) > 0, ok)
 		at := rng.IntN(len(after) + 1)
 		for i := 0; i <= len(after); i++ {
 			if i == at && ok {
-				split, settled := merge(&b, &r)
+				split, settled := Merge(&b, &r)
 				count(&b, split, settled)
 			}
 			if i < len(after) {
-				split, settled := merge(&b, &report{seer: after[i], flags: rfRingChange})
+				split, settled := Merge(&b, &wire.Report{Seer: after[i], Flags: wire.RingChange})
 				count(&b, split, settled)
 			}
 		}
-		if settle(&b) { // grace ended
-			counts[b.cause()]++
+		if Settle(&b) { // grace ended
+			counts[CauseOf(&b)]++
 		}
 		want := 0
 		if n >= 2 {
 			want = 1
 		}
-		require.Equalf(t, want, counts[causeMisrouted]+counts[causeRingChange], "before %v, after %v, handoff at %d", before, after, at)
+		require.Equalf(t, want, counts[Misrouted]+counts[CausedByRingChange], "before %v, after %v, Handoff at %d", before, after, at)
 		if splitBefore {
-			assert.Zero(t, counts[causeRingChange])
+			assert.Zero(t, counts[CausedByRingChange])
 		} else {
-			assert.Zero(t, counts[causeMisrouted])
+			assert.Zero(t, counts[Misrouted])
 		}
-		assert.Zero(t, a.seer, "the old owner's tally is emptied")
+		assert.Zero(t, a.Seer, "the old owner's tally is emptied")
 	}
 }

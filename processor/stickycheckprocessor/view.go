@@ -1,0 +1,61 @@
+package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor"
+
+import (
+	"time"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
+)
+
+// view is the ring as this replica sees it at one moment. It never changes
+// once published: a member list change publishes a new one.
+type view struct {
+	ring      *ring.Ring
+	self      int // index of self in the ring's members, -1 when absent
+	changedAt time.Time
+	first     bool          // the first list resolved: no agent can be behind it
+	grace     time.Duration // Config.Grace
+	// gen counts the member lists; prev is the view before this one (without
+	// its own prev), which the audit needs while it moves to this one.
+	gen  uint64
+	prev *view
+}
+
+// owner is the index of trace id's owner, -1 when the ring is empty.
+func (v *view) owner(id [16]byte) int { return v.ring.Owner(id) }
+
+// isSelf tells whether owner, an index into v's members, is this replica.
+func (v *view) isSelf(owner int) bool { return owner >= 0 && owner == v.self }
+
+// owns tells whether this replica owns trace id.
+func (v *view) owns(id [16]byte) bool { return v.isSelf(v.owner(id)) }
+
+// inGrace tells whether misroutes under v are blamed on its change.
+func (v *view) inGrace(now time.Time) bool {
+	return !v.first && now.Sub(v.changedAt) < v.grace
+}
+
+// prevOwner is the index, among the previous view's members, of trace id's
+// owner under the ring before v; -1 when there was none (the first list).
+func (v *view) prevOwner(id [16]byte) int {
+	if v.first || v.prev == nil {
+		return -1
+	}
+	return v.prev.owner(id)
+}
+
+// ownedBefore tells whether this replica owned trace id under the view
+// before v.
+func (v *view) ownedBefore(id [16]byte) bool {
+	return v.prev != nil && v.prev.isSelf(v.prevOwner(id))
+}
+
+// movedHere tells whether, within grace of v's change, trace id was owned
+// by another replica under the ring before v: a split of it must wait for
+// that replica's handoff.
+func (v *view) movedHere(id [16]byte, now time.Time) bool {
+	if !v.inGrace(now) {
+		return false
+	}
+	owner := v.prevOwner(id)
+	return owner >= 0 && owner != v.prev.self
+}
