@@ -41,6 +41,9 @@ func newAudit(p *stickyCheck, cfg *AuditConfig) *audit {
 // before the resolver publishes its first member list.
 func (a *audit) start(ctx context.Context, host component.Host) error {
 	a.selfID = replicaID(a.p.self)
+	if err := checkTableMemory(a.p.logger, a.cfg.MaxTraces, containerMemoryLimit(cgroupMemoryFiles)); err != nil {
+		return err
+	}
 	a.table = newTracker(a.cfg.MaxTraces, a.cfg.Window, a.p.now())
 	client, err := newPeerClient(ctx, a, host)
 	if err != nil {

@@ -2,6 +2,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"context"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -88,7 +89,7 @@ func newAuditCounters(tb *metadata.TelemetryBuilder) *auditCounters {
 	for r, name := range dropReasonNames {
 		c.byDrop[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", name)))}
 	}
-	for _, name := range rejectReasons {
+	for _, name := range slices.Concat(rejectReasons, serverRejectReasons) {
 		c.byReject[name] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", name)))}
 	}
 	return c

@@ -18,10 +18,12 @@ import (
 // peerServer receives the peers' reports on confighttp's server, so that
 // TLS, authentication and the body size limit are the collector's own.
 type peerServer struct {
-	a      *audit
-	server *http.Server
-	addr   net.Addr
-	done   sync.WaitGroup
+	a       *audit
+	server  *http.Server
+	addr    net.Addr
+	done    sync.WaitGroup
+	admit   *admission // peer_limits.go
+	rejects *rejectLog
 }
 
 func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerServer, error) {
@@ -29,10 +31,10 @@ func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerS
 	if cfg.NetAddr.Endpoint == "" {
 		cfg.NetAddr.Endpoint = peerAddress(a.p.self, a.cfg.Peer.Port)
 	}
-	s := &peerServer{a: a}
+	s := &peerServer{a: a, admit: newAdmission(a.cfg.Peer.Limits), rejects: newRejectLog(a.p.logger, a.p.now)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+peerPath, s.handleReports)
-	server, err := cfg.ToServer(ctx, host.GetExtensions(), a.p.set.TelemetrySettings, mux, confighttp.WithErrorHandler(s.httpError))
+	server, err := cfg.ToServer(ctx, host.GetExtensions(), a.p.set.TelemetrySettings, s.limit(mux), confighttp.WithErrorHandler(s.httpError))
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: %w", err)
 	}
@@ -52,6 +54,7 @@ func startPeerServer(ctx context.Context, a *audit, host component.Host) (*peerS
 		}
 	}()
 	a.p.logger.Info("stickycheck peer server listening", zap.String("endpoint", s.addr.String()))
+	warnIfOpen(a.p.logger, &cfg, s.addr.String())
 	return s, nil
 }
 
@@ -75,7 +78,7 @@ func (s *peerServer) shutdown(ctx context.Context) error {
 // rejection is answered with a 4xx naming the problem and counted.
 func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != peerContentType {
-		s.reject(w, rejectMalformed, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, peerContentType))
+		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, peerContentType))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPeerMessageLen+1))
@@ -85,7 +88,8 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, rejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
 		return
 	case err != nil:
-		s.reject(w, rejectMalformed, http.StatusBadRequest, "reading body: "+err.Error())
+		reason, status := readError(err)
+		s.reject(w, reason, status, "reading body: "+err.Error())
 		return
 	case len(body) > maxPeerMessageLen:
 		s.reject(w, rejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxPeerMessageLen))
@@ -98,7 +102,7 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 		if reason == rejectOversized {
 			status = http.StatusRequestEntityTooLarge
 		}
-		s.reject(w, reason, status, err.Error())
+		s.reject(w, reason, status, protocolDetail(err))
 		return
 	}
 	s.a.p.telemetry.ProcessorStickycheckPeerReportsReceived.Add(r.Context(), int64(len(m.reports)))
@@ -108,7 +112,7 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 
 func (s *peerServer) reject(w http.ResponseWriter, reason string, status int, msg string) {
 	s.a.counters.rejected(context.Background(), reason)
-	s.a.p.logger.Debug("stickycheck peer message rejected", zap.String("reason", reason), zap.String("detail", msg))
+	s.rejects.log(reason, status, msg)
 	http.Error(w, reason+": "+msg, status)
 }
 

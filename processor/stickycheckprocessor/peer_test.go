@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,7 +214,7 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 		{"wrong token", "guess", peerContentType, valid, http.StatusUnauthorized, rejectUnauthenticated},
 		{"garbage", "s3cret", peerContentType, []byte("GET / HTTP/1.1"), http.StatusBadRequest, rejectMalformed},
 		{"truncated", "s3cret", peerContentType, valid[:len(valid)-3], http.StatusBadRequest, rejectMalformed},
-		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, rejectMalformed},
+		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, rejectUnsupportedMediaType},
 		{"version 9", "s3cret", peerContentType, wrongVersion, http.StatusBadRequest, rejectUnsupportedVersion},
 		{"2 MiB", "s3cret", peerContentType, make([]byte, 2<<20), http.StatusRequestEntityTooLarge, rejectOversized},
 	} {
@@ -221,6 +222,8 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 			before := target.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": tc.reason})
 			status, msg := post(tc.body, tc.token, tc.contentType)
 			assert.Equal(t, tc.status, status, msg)
+			assert.True(t, strings.HasPrefix(msg, tc.reason+": "), msg)
+			assert.NotContains(t, msg, tc.reason+": "+tc.reason, "the reason once")
 			assert.EqualValues(t, before+1, target.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": tc.reason}))
 		})
 	}
