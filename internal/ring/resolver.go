@@ -3,7 +3,6 @@ package ring // import "github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -47,8 +46,11 @@ type K8sConfig struct {
 	_               struct{}
 }
 
-// Validate checks that exactly one resolver is set and that it is usable.
-func (c *ResolverConfig) Validate() error {
+// Check checks that exactly one resolver is set and that it is usable; each
+// error names its field from the resolver block (resolver::...). It is not
+// named Validate: the collector would call it too, walking the config, and
+// print every error twice (once with the caller's prefix).
+func (c *ResolverConfig) Check() error {
 	set := 0
 	for _, has := range []bool{c.Static.HasValue(), c.DNS.HasValue(), c.K8s.HasValue()} {
 		if has {
@@ -63,19 +65,12 @@ func (c *ResolverConfig) Validate() error {
 	}
 	switch {
 	case c.Static.HasValue():
-		if len(c.Static.Get().Hostnames) == 0 {
-			return errors.New("resolver::static::hostnames: must list at least one member")
-		}
+		return c.Static.Get().validate()
 	case c.DNS.HasValue():
-		if c.DNS.Get().Hostname == "" {
-			return errors.New("resolver::dns::hostname: required")
-		}
-	case c.K8s.HasValue():
-		if _, _, err := parseService(c.K8s.Get().Service); err != nil {
-			return fmt.Errorf("resolver::k8s::service: %w", err)
-		}
+		return c.DNS.Get().validate()
+	default:
+		return c.K8s.Get().validate()
 	}
-	return nil
 }
 
 // Resolver publishes the member list, sorted, in the form the exporter hashes.

@@ -58,20 +58,26 @@ func TestResolverConfigValidate(t *testing.T) {
 		block map[string]any
 		err   string
 	}{
-		"none":         {map[string]any{}, "resolver: one of static, dns or k8s is required"},
-		"two":          {map[string]any{"static": map[string]any{"hostnames": []string{"a"}}, "dns": map[string]any{"hostname": "gw"}}, "resolver: only one of static, dns or k8s may be set"},
-		"empty static": {map[string]any{"static": map[string]any{"hostnames": []string{}}}, "resolver::static::hostnames: must list at least one member"},
-		"dns no host":  {map[string]any{"dns": map[string]any{"port": "4317"}}, "resolver::dns::hostname: required"},
-		"k8s bad fqdn": {map[string]any{"k8s": map[string]any{"service": "gw.ns.cluster.local"}}, `resolver::k8s::service: "gw.ns.cluster.local" is not name.namespace.svc.<cluster domain>`},
-		"ok":           {map[string]any{"k8s": map[string]any{"service": "gw.ns", "ports": []int{4317}}}, ""},
+		"none":                  {map[string]any{}, "resolver: one of static, dns or k8s is required"},
+		"two":                   {map[string]any{"static": map[string]any{"hostnames": []string{"a"}}, "dns": map[string]any{"hostname": "gw"}}, "resolver: only one of static, dns or k8s may be set"},
+		"empty static":          {map[string]any{"static": map[string]any{"hostnames": []string{}}}, "resolver::static::hostnames: must list at least one member"},
+		"dns no host":           {map[string]any{"dns": map[string]any{"port": "4317"}}, "resolver::dns::hostname: required"},
+		"k8s bad fqdn":          {map[string]any{"k8s": map[string]any{"service": "gw.ns.cluster.local"}}, `resolver::k8s::service: "gw.ns.cluster.local" is not name.namespace.svc.<cluster domain>`},
+		"ok":                    {map[string]any{"k8s": map[string]any{"service": "gw.ns", "ports": []int{4317}}}, ""},
+		"empty static member":   {map[string]any{"static": map[string]any{"hostnames": []string{"a:4317", ""}}}, "resolver::static::hostnames[1]: empty member name"},
+		"dns port abc":          {map[string]any{"dns": map[string]any{"hostname": "gw", "port": "abc"}}, `resolver::dns::port: "abc" is not a port number (1 to 65535)`},
+		"dns negative interval": {map[string]any{"dns": map[string]any{"hostname": "gw", "interval": "-5s"}}, "resolver::dns::interval: must not be negative, got -5s"},
+		"dns interval no unit":  {map[string]any{"dns": map[string]any{"hostname": "gw", "interval": 5}}, "resolver::dns::interval: 5ns is below the minimum 100ms: the unit is missing (a bare number is nanoseconds), write e.g. 5s"},
+		"k8s port -1":           {map[string]any{"k8s": map[string]any{"service": "gw.ns", "ports": []int{4317, -1}}}, "resolver::k8s::ports[1]: must be a port from 1 to 65535, got -1"},
+		"k8s negative timeout":  {map[string]any{"k8s": map[string]any{"service": "gw.ns", "timeout": "-1m"}}, "resolver::k8s::timeout: must not be negative, got -1m0s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var cfg ResolverConfig
 			require.NoError(t, confmap.NewFromStringMap(tc.block).Unmarshal(&cfg))
 			if tc.err == "" {
-				assert.NoError(t, cfg.Validate())
+				assert.NoError(t, cfg.Check())
 			} else {
-				assert.EqualError(t, cfg.Validate(), tc.err)
+				assert.EqualError(t, cfg.Check(), tc.err)
 			}
 		})
 	}

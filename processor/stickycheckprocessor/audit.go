@@ -65,6 +65,9 @@ func newAudit(cfg *AuditConfig) *audit {
 func (a *audit) start(ctx context.Context, host component.Host, env auditEnv) error {
 	a.auditEnv = env
 	a.selfID = wire.ReplicaID(env.self)
+	if err := checkTableMemory(env.logger, a.cfg.MaxTraces, containerMemoryLimit(cgroupMemoryFiles)); err != nil {
+		return err
+	}
 	a.table = table.New(a.cfg.MaxTraces, a.cfg.Window, env.now())
 	client, err := newPeerClient(ctx, host, &a.cfg.Peer, clientEnv{
 		selfID: a.selfID, views: env.views, now: env.now, tick: a.table.Tick, window: a.table.Window,
@@ -77,6 +80,7 @@ func (a *audit) start(ctx context.Context, host component.Host, env auditEnv) er
 	server, err := startPeerServer(ctx, host, serverEnv{
 		cfg: a.cfg.Peer.Server, self: env.self, port: a.cfg.Peer.Port, wrap: a.wrapListener,
 		metrics: env.metrics, logger: env.logger, telemetry: env.telemetry, onReports: a.apply,
+		limits: a.cfg.Peer.Limits, now: env.now,
 	})
 	if err != nil {
 		client.shutdown(ctx)

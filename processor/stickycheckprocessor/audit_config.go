@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/confcheck"
 )
 
 // AuditConfig turns on the split-trace audit: each replica remembers the
@@ -22,7 +24,11 @@ type AuditConfig struct {
 	MaxTraces int `mapstructure:"max_traces"`
 	// Peer is the protocol between gateway replicas.
 	Peer PeerConfig `mapstructure:"peer"`
-	_    struct{}
+	// maxTracesErr is what was wrong with max_traces as written (a
+	// fraction, a number too large for an int), found by Unmarshal and
+	// reported by validate with the other errors.
+	maxTracesErr error
+	_            struct{}
 }
 
 // PeerConfig configures the peer protocol: a server on every replica and a
@@ -45,7 +51,9 @@ type PeerConfig struct {
 	// QueueSize bounds the reports waiting to be sent; more are dropped
 	// and counted.
 	QueueSize int `mapstructure:"queue_size"`
-	_         struct{}
+	// Limits bound what the peer server spends on its callers (peer_limits.go).
+	Limits PeerLimits `mapstructure:",squash"`
+	_      struct{}
 }
 
 const (
@@ -58,12 +66,22 @@ const (
 	// defaultMaxRequestBodySize holds the largest message a client sends
 	// (maxReportsPerMessage reports) with room to spare.
 	defaultMaxRequestBodySize = 1 << 20
-	maxMaxTraces              = 1 << 28
+	// maxMaxTraces is what the largest replica of the sizing table (8 CPUs,
+	// 16 GiB) can use: at about 4.5 µs of CPU a span it takes some 1.8
+	// million spans a second, 180,000 traces of ten spans, 5.3 million
+	// traces in a 30 s window; 2^24 (16.8 million, 720 MB) is three times
+	// that. Beyond, the table alone would outgrow the container.
+	maxMaxTraces = 1 << 24
+	// minWindow catches a window written without its unit (30 is 30 ns).
+	minWindow        = 100 * time.Millisecond
+	minFlushInterval = time.Millisecond
 )
 
 func defaultAuditConfig() AuditConfig {
 	server := confighttp.NewDefaultServerConfig()
 	server.MaxRequestBodySize = defaultMaxRequestBodySize
+	server.ReadTimeout = defaultPeerReadTimeout
+	server.ReadHeaderTimeout = defaultPeerReadHeaderTimeout
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = defaultPeerTimeout
 	return AuditConfig{
@@ -75,23 +93,32 @@ func defaultAuditConfig() AuditConfig {
 			Client:        client,
 			FlushInterval: defaultFlushInterval,
 			QueueSize:     defaultQueueSize,
+			Limits:        defaultPeerLimits(),
 		},
 	}
 }
 
 // validate checks the audit section (Config.Validate calls it, so that each
-// error names its field from the processor's root).
-func (c *AuditConfig) validate() []error {
+// error names its field from the processor's root); grace and self are the
+// processor's.
+func (c *AuditConfig) validate(grace time.Duration, self string) []error {
 	var errs []error
-	if c.Window <= 0 {
-		errs = append(errs, fmt.Errorf("audit::window: must be positive, got %s", c.Window))
+	if err := confcheck.Duration("audit::window", c.Window, minWindow, false); err != nil {
+		errs = append(errs, err)
+	} else if c.Window < grace {
+		errs = append(errs, fmt.Errorf("audit::window: %s is shorter than grace %s: a trace handed over after a ring change may be forgotten before its handoff arrives; keep window at or above grace", c.Window, grace))
 	}
-	if c.MaxTraces < 1 || c.MaxTraces > maxMaxTraces {
-		errs = append(errs, fmt.Errorf("audit::max_traces: must be between 1 and %d, got %d", maxMaxTraces, c.MaxTraces))
+	switch {
+	case c.maxTracesErr != nil:
+		errs = append(errs, c.maxTracesErr)
+	case c.MaxTraces < 1 || c.MaxTraces > maxMaxTraces:
+		errs = append(errs, fmt.Errorf("audit::max_traces: must be between 1 and %d (%s of table), got %d", maxMaxTraces, formatBytes(tableBytes(maxMaxTraces)), c.MaxTraces))
 	}
 	p := &c.Peer
 	if p.Port < 1 || p.Port > 65535 {
 		errs = append(errs, fmt.Errorf("audit::peer::port: must be between 1 and 65535, got %d", p.Port))
+	} else if _, port, err := net.SplitHostPort(self); err == nil && port == strconv.Itoa(p.Port) {
+		errs = append(errs, fmt.Errorf("audit::peer::port: %d is the port of self (%s), the OTLP port the agents send spans to; the peer server needs its own (default %d)", p.Port, self, defaultPeerPort))
 	}
 	if p.Client.Endpoint != "" {
 		errs = append(errs, fmt.Errorf("audit::peer::client::endpoint: must be empty, got %q: each peer is reached at its member host and audit::peer::port", p.Client.Endpoint))
@@ -99,8 +126,8 @@ func (c *AuditConfig) validate() []error {
 	if tls := p.Client.TLS; !p.Server.TLS.HasValue() && (tls.CAFile != "" || tls.CAPem != "" || tls.CertFile != "" || tls.CertPem != "") {
 		errs = append(errs, errors.New("audit::peer::client::tls: certificates are set but audit::peer::server has no tls: every replica runs this config, so the peers speak plain HTTP; set audit::peer::server::tls too"))
 	}
-	if p.FlushInterval <= 0 {
-		errs = append(errs, fmt.Errorf("audit::peer::flush_interval: must be positive, got %s", p.FlushInterval))
+	if err := confcheck.Duration("audit::peer::flush_interval", p.FlushInterval, minFlushInterval, false); err != nil {
+		errs = append(errs, err)
 	}
 	if p.QueueSize < 1 {
 		errs = append(errs, fmt.Errorf("audit::peer::queue_size: must be positive, got %d", p.QueueSize))
@@ -108,6 +135,7 @@ func (c *AuditConfig) validate() []error {
 	if p.Server.MaxRequestBodySize < 0 {
 		errs = append(errs, fmt.Errorf("audit::peer::server::max_request_body_size: must not be negative, got %d", p.Server.MaxRequestBodySize))
 	}
+	errs = append(errs, p.Limits.validate(&p.Server)...)
 	return errs
 }
 

@@ -185,7 +185,8 @@ func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
 	// slowly the test runs, until the test moves it past grace. The short
 	// window only makes the sweeper look often.
 	clk := useClock(t)
-	const grace = time.Minute
+	// (grace stays below the window, as validation requires.)
+	const grace = 700 * time.Millisecond
 	rs := startTier(t, all, all, func(c *Config) {
 		c.Grace = grace
 		c.Audit.Get().Window = 800 * time.Millisecond
@@ -252,6 +253,7 @@ func TestAuditScaleInCountsOnceWhateverArrivesFirst(t *testing.T) {
 func TestAuditForgetsAfterTheWindowAndCountsEvictions(t *testing.T) {
 	members := loopbackMembers("127.0.59", 1)
 	r := startReplica(t, members[0], members, nil, func(c *Config) {
+		c.Grace = 300 * time.Millisecond // at most the window
 		c.Audit.Get().Window = 300 * time.Millisecond
 		c.Audit.Get().MaxTraces = 100
 	})

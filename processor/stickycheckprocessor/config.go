@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/configoptional"
 
+	"github.com/otelcol-tiered/otelcol-tiered/internal/confcheck"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
 )
 
@@ -58,7 +59,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("self: with resolve_self, want host:port: %w", err))
 		}
 	}
-	if err := c.Resolver.Validate(); err != nil {
+	if err := c.Resolver.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := ring.ParseGeneration(c.Ring); err != nil {
@@ -69,11 +70,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("action: unknown action %q, want pass, tag or drop", c.Action))
 	}
-	if c.Grace < 0 {
-		errs = append(errs, fmt.Errorf("grace: must not be negative, got %s", c.Grace))
+	if err := confcheck.Duration("grace", c.Grace, time.Millisecond, true); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Audit.HasValue() {
-		errs = append(errs, c.Audit.Get().validate()...)
+		errs = append(errs, c.Audit.Get().validate(c.Grace, c.Self)...)
 	}
 	return errors.Join(errs...)
 }

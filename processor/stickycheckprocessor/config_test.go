@@ -89,12 +89,31 @@ func TestInvalidAuditConfigNamesEachField(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{
 		"audit::window: must be positive, got 0s",
-		"audit::max_traces: must be between 1 and 268435456, got 0",
+		"audit::max_traces: must be between 1 and 16777216 (682.7 MiB of table), got 0",
 		"audit::peer::port: must be between 1 and 65535, got 70000",
 		`audit::peer::client::endpoint: must be empty, got "http://10.0.0.2:4319"`,
 		"audit::peer::flush_interval: must be positive, got 0s",
 		"audit::peer::queue_size: must be positive, got 0",
 		"audit::peer::client::tls: certificates are set but audit::peer::server has no tls",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// A whole number written as a float (2e5, or an env var's value) is taken.
+func TestMaxTracesWrittenAsAFloat(t *testing.T) {
+	cfg := loadConfig(t, "max_traces_float_whole")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 200_000, cfg.Audit.Get().MaxTraces)
+}
+
+func TestInvalidLimitsNameEachField(t *testing.T) {
+	err := confmap.Validate(loadConfig(t, "bad_limits"))
+	require.Error(t, err)
+	for _, want := range []string{
+		"audit::peer::max_concurrent_requests: must be positive, got 0",
+		"audit::peer::max_concurrent_requests_per_host: must be between 1 and max_concurrent_requests (0), got 5",
+		"audit::peer::server: read_timeout and read_header_timeout must not be negative, got -1s and 5s",
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
@@ -114,11 +133,18 @@ func TestPeerAddressTakesTheMembersHost(t *testing.T) {
 
 func TestInvalidConfigsNameTheField(t *testing.T) {
 	for name, want := range map[string]string{
-		"missing_self":   "self: required",
-		"two_resolvers":  "resolver: only one of static, dns or k8s may be set",
-		"empty_static":   "resolver::static::hostnames: must list at least one member",
-		"unknown_ring":   `ring: unknown ring generation "v0.100", want one of v0.157, v0.130, v0.129`,
-		"unknown_action": `action: unknown action "reroute", want pass, tag or drop`,
+		"missing_self":        "self: required",
+		"two_resolvers":       "resolver: only one of static, dns or k8s may be set",
+		"empty_static":        "resolver::static::hostnames: must list at least one member",
+		"unknown_ring":        `ring: unknown ring generation "v0.100", want one of v0.157, v0.130, v0.129`,
+		"unknown_action":      `action: unknown action "reroute", want pass, tag or drop`,
+		"window_no_unit":      "audit::window: 30ns is below the minimum 100ms: the unit is missing (a bare number is nanoseconds), write e.g. 30s",
+		"grace_no_unit":       "grace: 30ns is below the minimum 1ms: the unit is missing (a bare number is nanoseconds), write e.g. 30s",
+		"max_traces_huge":     "audit::max_traces: must be between 1 and 16777216 (682.7 MiB of table), got 1e+20",
+		"max_traces_fraction": "audit::max_traces: 1.5 is not a whole number of traces",
+		"window_below_grace":  "audit::window: 10s is shorter than grace 30s",
+		"peer_port_is_otlp":   "audit::peer::port: 4317 is the port of self (10.0.0.1:4317), the OTLP port the agents send spans to",
+		"bad_limits":          "audit::peer::max_concurrent_requests: must be positive, got 0",
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := confmap.Validate(loadConfig(t, name))

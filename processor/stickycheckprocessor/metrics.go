@@ -2,6 +2,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 
 import (
 	"context"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -61,7 +62,7 @@ func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
 	for r, name := range dropReasonNames {
 		m.byDrop[r] = withAttr("reason", name)
 	}
-	for _, name := range wire.RejectReasons {
+	for _, name := range slices.Concat(wire.RejectReasons, serverRejectReasons) {
 		m.byReject[name] = withAttr("reason", name)
 	}
 	return m

@@ -21,9 +21,11 @@ import (
 // TLS, authentication and the body size limit are the collector's own.
 type peerServer struct {
 	serverEnv
-	server *http.Server
-	addr   net.Addr
-	done   sync.WaitGroup
+	server  *http.Server
+	addr    net.Addr
+	done    sync.WaitGroup
+	admit   *admission // peer_limits.go
+	rejects *rejectLog
 }
 
 // serverEnv is what the server takes from the audit: its settings, and
@@ -37,6 +39,8 @@ type serverEnv struct {
 	logger    *zap.Logger
 	telemetry component.TelemetrySettings
 	onReports func(context.Context, []wire.Report)
+	limits    PeerLimits       // peer_limits.go
+	now       func() time.Time // the rejection log's clock
 }
 
 func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*peerServer, error) {
@@ -44,10 +48,10 @@ func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*
 	if cfg.NetAddr.Endpoint == "" {
 		cfg.NetAddr.Endpoint = peerAddress(env.self, env.port)
 	}
-	s := &peerServer{serverEnv: env}
+	s := &peerServer{serverEnv: env, admit: newAdmission(env.limits), rejects: newRejectLog(env.logger, env.now)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.ReportsPath, s.handleReports)
-	server, err := cfg.ToServer(ctx, host.GetExtensions(), env.telemetry, mux, confighttp.WithErrorHandler(s.httpError))
+	server, err := cfg.ToServer(ctx, host.GetExtensions(), env.telemetry, s.limit(mux), confighttp.WithErrorHandler(s.httpError))
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: %w", err)
 	}
@@ -67,6 +71,7 @@ func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*
 		}
 	}()
 	env.logger.Info("stickycheck peer server listening", zap.String("endpoint", s.addr.String()))
+	warnIfOpen(env.logger, &cfg, s.addr.String())
 	return s, nil
 }
 
@@ -90,7 +95,7 @@ func (s *peerServer) shutdown(ctx context.Context) error {
 // rejection is answered with a 4xx naming the problem and counted.
 func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); ct != wire.ReportsContentType {
-		s.reject(w, wire.RejectMalformed, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.ReportsContentType))
+		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.ReportsContentType))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxReportsMessageLen+1))
@@ -100,7 +105,8 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
 		return
 	case err != nil:
-		s.reject(w, wire.RejectMalformed, http.StatusBadRequest, "reading body: "+err.Error())
+		reason, status := readError(err)
+		s.reject(w, reason, status, "reading body: "+err.Error())
 		return
 	case len(body) > wire.MaxReportsMessageLen:
 		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", wire.MaxReportsMessageLen))
@@ -113,7 +119,7 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 		if reason == wire.RejectOversized {
 			status = http.StatusRequestEntityTooLarge
 		}
-		s.reject(w, reason, status, err.Error())
+		s.reject(w, reason, status, protocolDetail(err))
 		return
 	}
 	s.metrics.reportsReceived(r.Context(), len(m.Reports))
@@ -123,7 +129,7 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 
 func (s *peerServer) reject(w http.ResponseWriter, reason string, status int, msg string) {
 	s.metrics.rejected(context.Background(), reason)
-	s.logger.Debug("stickycheck peer message rejected", zap.String("reason", reason), zap.String("detail", msg))
+	s.rejects.log(reason, status, msg)
 	http.Error(w, reason+": "+msg, status)
 }
 

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 		{"wrong token", "guess", wire.ReportsContentType, valid, http.StatusUnauthorized, wire.RejectUnauthenticated},
 		{"garbage", "s3cret", wire.ReportsContentType, []byte("GET / HTTP/1.1"), http.StatusBadRequest, wire.RejectMalformed},
 		{"truncated", "s3cret", wire.ReportsContentType, valid[:len(valid)-3], http.StatusBadRequest, wire.RejectMalformed},
-		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, wire.RejectMalformed},
+		{"content type", "s3cret", "application/json", valid, http.StatusUnsupportedMediaType, rejectUnsupportedMediaType},
 		{"version 9", "s3cret", wire.ReportsContentType, wrongVersion, http.StatusBadRequest, wire.RejectUnsupportedVersion},
 		{"2 MiB", "s3cret", wire.ReportsContentType, make([]byte, 2<<20), http.StatusRequestEntityTooLarge, wire.RejectOversized},
 	} {
@@ -227,6 +228,8 @@ func TestPeerServerRejectsBadMessagesWithAReason(t *testing.T) {
 			before := target.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": tc.reason})
 			status, msg := post(tc.body, tc.token, tc.contentType)
 			assert.Equal(t, tc.status, status, msg)
+			assert.True(t, strings.HasPrefix(msg, tc.reason+": "), msg)
+			assert.NotContains(t, msg, tc.reason+": "+tc.reason, "the reason once")
 			assert.EqualValues(t, before+1, target.sum(t, "processor_stickycheck_peer_reports_rejected", map[string]string{"reason": tc.reason}))
 		})
 	}

@@ -298,3 +298,10 @@ func (t *Table) Bytes() int {
 	}
 	return n
 }
+
+// BytesFor is about what a table of maxTraces traces allocates (Bytes of
+// New(maxTraces, ...), without the shards' few slots of rounding): what the
+// audit logs and checks against the memory limit before it allocates.
+func BytesFor(maxTraces int) int64 {
+	return int64(maxTraces) * slotsNum / slotsDen * int64(EntrySize)
+}

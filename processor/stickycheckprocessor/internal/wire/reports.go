@@ -97,6 +97,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Reason + ": " + e.msg }
 
+// Detail is the error without its reason.
+func (e *Error) Detail() string { return e.msg }
+
 func malformed(format string, args ...any) error {
 	return &Error{Reason: RejectMalformed, msg: fmt.Sprintf(format, args...)}
 }
