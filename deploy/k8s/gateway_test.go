@@ -181,50 +181,55 @@ func dnsMembers(t *testing.T, dns ring.DNSConfig, svc *corev1.Service, eps *disc
 // members are named.
 func TestStickycheckResolverNamesTheHeadlessServiceAndSelfIsThePodIP(t *testing.T) {
 	for o, w := range tier(t, "gateway") {
-		t.Run(o, func(t *testing.T) {
-			set := render(t, o)
-			svc, err := manifest.Get[*corev1.Service](set, headlessService)
-			require.NoError(t, err)
-			var pods []podconfig.Pod
-			var podLabels []map[string]string
-			var selves []string
-			var cfgs []*stickycheckprocessor.Config
-			for i := range gatewayReplicas {
-				v := w.view(t, set, i)
-				cfg, err := v.Config.Component("processors::stickycheck", stickycheckprocessor.NewFactory())
-				require.NoError(t, err)
-				sc := cfg.(*stickycheckprocessor.Config)
-				host, _, err := net.SplitHostPort(sc.Self)
-				require.NoError(t, err, "self %q", sc.Self)
-				assert.Equal(t, w.pod(i).PodIP, host, "self comes from the pod IP")
-				assert.False(t, sc.ResolveSelf, "the pod IP needs no resolving")
-				pods, podLabels = append(pods, w.pod(i)), append(podLabels, w.Meta.Labels)
-				selves, cfgs = append(selves, sc.Self), append(cfgs, sc)
-			}
-			// An agent pod too, which the Service must not pick up.
-			for _, a := range workloads(set) {
-				if a.Tier == "agent" {
-					pods, podLabels = append(pods, a.pod(0)), append(podLabels, a.Meta.Labels)
-				}
-			}
-			eps := endpointSlice(t, svc, pods, podLabels, container(t, w))
-			res := cfgs[0].Resolver
-			var got []string
-			switch {
-			case res.K8s.HasValue():
-				k := res.K8s.Get()
-				assert.Equal(t, svc.Name+"."+svc.Namespace, k.Service, "k8s::service names the headless Service")
-				got = members(t, res, eps)
-			case res.DNS.HasValue():
-				got = dnsMembers(t, *res.DNS.Get(), svc, eps)
-				selves = selves[1:] // replica 0 is not ready: DNS leaves it out
-			default:
-				t.Fatalf("stickycheck's resolver is neither k8s nor dns: %+v", res)
-			}
-			slices.Sort(selves)
-			assert.Equal(t, selves, got, "the ring's members are the replicas, each as it names itself")
-		})
+		t.Run(o, func(t *testing.T) { assertGatewayRing(t, render(t, o), w, headlessService) })
 	}
+}
+
+// assertGatewayRing: w's stickycheck resolves the headless Service of set,
+// and its members, each replica as it names itself (its pod IP), are the
+// ring's.
+func assertGatewayRing(t *testing.T, set *manifest.Set, w workload, headless string) {
+	t.Helper()
+	svc, err := manifest.Get[*corev1.Service](set, headless)
+	require.NoError(t, err)
+	var pods []podconfig.Pod
+	var podLabels []map[string]string
+	var selves []string
+	var cfgs []*stickycheckprocessor.Config
+	for i := range gatewayReplicas {
+		v := w.view(t, set, i)
+		cfg, err := v.Config.Component("processors::stickycheck", stickycheckprocessor.NewFactory())
+		require.NoError(t, err)
+		sc := cfg.(*stickycheckprocessor.Config)
+		host, _, err := net.SplitHostPort(sc.Self)
+		require.NoError(t, err, "self %q", sc.Self)
+		assert.Equal(t, w.pod(i).PodIP, host, "self comes from the pod IP")
+		assert.False(t, sc.ResolveSelf, "the pod IP needs no resolving")
+		pods, podLabels = append(pods, w.pod(i)), append(podLabels, w.Meta.Labels)
+		selves, cfgs = append(selves, sc.Self), append(cfgs, sc)
+	}
+	// An agent pod too, which the Service must not pick up.
+	for _, a := range workloads(set) {
+		if a.Tier == "agent" {
+			pods, podLabels = append(pods, a.pod(0)), append(podLabels, a.Meta.Labels)
+		}
+	}
+	eps := endpointSlice(t, svc, pods, podLabels, container(t, w))
+	res := cfgs[0].Resolver
+	var got []string
+	switch {
+	case res.K8s.HasValue():
+		k := res.K8s.Get()
+		assert.Equal(t, svc.Name+"."+svc.Namespace, k.Service, "k8s::service names the headless Service")
+		got = members(t, res, eps)
+	case res.DNS.HasValue():
+		got = dnsMembers(t, *res.DNS.Get(), svc, eps)
+		selves = selves[1:] // replica 0 is not ready: DNS leaves it out
+	default:
+		t.Fatalf("stickycheck's resolver is neither k8s nor dns: %+v", res)
+	}
+	slices.Sort(selves)
+	assert.Equal(t, selves, got, "the ring's members are the replicas, each as it names itself")
 }
 
 func TestGatewayHPAScalesOnMemoryAndKeepsThreeReplicas(t *testing.T) {

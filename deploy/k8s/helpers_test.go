@@ -67,6 +67,8 @@ type workload struct {
 	Container string // the collector's container
 	Meta      metav1.ObjectMeta
 	Spec      *corev1.PodSpec
+	// Secrets are those of its namespace; nil: suppliedSecrets.
+	Secrets map[string]map[string]string
 }
 
 // workloads finds the collectors of a set: every pod template with a
@@ -143,13 +145,17 @@ func (w workload) pod(i int) podconfig.Pod {
 	if ns == "" {
 		ns = "apps" // applied with kubectl -n apps
 	}
+	secrets := w.Secrets
+	if secrets == nil {
+		secrets = suppliedSecrets
+	}
 	return podconfig.Pod{
 		Name: name, Namespace: ns, UID: fmt.Sprintf("uid-%s-%d", w.Name, i),
 		NodeName: fmt.Sprintf("node-%d", i), HostIP: fmt.Sprintf("192.168.0.%d", 10+i),
 		PodIP:  fmt.Sprintf("10.1.%d.%d", tierSubnet[w.Tier], 11+i),
 		Labels: w.Meta.Labels, Annotations: w.Meta.Annotations,
 		ServiceEnv: kubernetesService,
-		Secrets:    suppliedSecrets,
+		Secrets:    secrets,
 	}
 }
 

@@ -178,43 +178,48 @@ func TestRBACCoversWhatTheConfiguredComponentsNeed(t *testing.T) {
 	for _, o := range overlays(t) {
 		set := render(t, o)
 		for _, w := range workloads(set) {
-			t.Run(o+"/"+w.Tier, func(t *testing.T) {
-				v := w.view(t, set, 0)
-				podNs := w.pod(0).Namespace
-				needs := needsOf(t, v, podNs)
-				if w.Spec.AutomountServiceAccountToken != nil && !*w.Spec.AutomountServiceAccountToken {
-					assert.Empty(t, needs, "no token: no component may need the API")
-					return
-				}
-				sa := w.Spec.ServiceAccountName
-				require.NotEmpty(t, sa, "a service account of its own, not the namespace's default")
-				_, err := manifest.Get[*corev1.ServiceAccount](set, sa)
-				require.NoError(t, err)
-
-				clusterHeld, err := set.RulesFor(w.Namespace, sa, manifest.ClusterWide)
-				require.NoError(t, err)
-				var allNeeded, clusterNeeded []rbacv1.PolicyRule
-				for _, n := range needs {
-					held, err := set.RulesFor(w.Namespace, sa, n.namespace)
-					require.NoError(t, err)
-					ok, missing := manifest.Covers(held, n.rules)
-					assert.True(t, ok, "%s needs %v in %q, missing %v", n.why, n.rules, n.namespace, missing)
-					allNeeded = append(allNeeded, n.rules...)
-					if n.namespace == manifest.ClusterWide {
-						clusterNeeded = append(clusterNeeded, n.rules...)
-					}
-				}
-				extra := extraRules[w.Tier]
-				ok, unneeded := manifest.Covers(append(clusterNeeded, extra...), clusterHeld)
-				assert.True(t, ok, "granted cluster-wide but not needed so: %v", unneeded)
-				nsHeld, err := set.RulesFor(w.Namespace, sa, podNs)
-				require.NoError(t, err)
-				ok, unneeded = manifest.Covers(append(allNeeded, extra...), nsHeld)
-				assert.True(t, ok, "granted in %s but not needed: %v", podNs, unneeded)
-				t.Logf("%s needs %d rule sets: %v", w.Tier, len(needs), needs)
-			})
+			t.Run(o+"/"+w.Tier, func(t *testing.T) { assertRBAC(t, set, w) })
 		}
 	}
+}
+
+// assertRBAC: w's service account holds what its configured components
+// need, in the right scope, and nothing more.
+func assertRBAC(t *testing.T, set *manifest.Set, w workload) {
+	t.Helper()
+	v := w.view(t, set, 0)
+	podNs := w.pod(0).Namespace
+	needs := needsOf(t, v, podNs)
+	if w.Spec.AutomountServiceAccountToken != nil && !*w.Spec.AutomountServiceAccountToken {
+		assert.Empty(t, needs, "no token: no component may need the API")
+		return
+	}
+	sa := w.Spec.ServiceAccountName
+	require.NotEmpty(t, sa, "a service account of its own, not the namespace's default")
+	_, err := manifest.Get[*corev1.ServiceAccount](set, sa)
+	require.NoError(t, err)
+
+	clusterHeld, err := set.RulesFor(w.Namespace, sa, manifest.ClusterWide)
+	require.NoError(t, err)
+	var allNeeded, clusterNeeded []rbacv1.PolicyRule
+	for _, n := range needs {
+		held, err := set.RulesFor(w.Namespace, sa, n.namespace)
+		require.NoError(t, err)
+		ok, missing := manifest.Covers(held, n.rules)
+		assert.True(t, ok, "%s needs %v in %q, missing %v", n.why, n.rules, n.namespace, missing)
+		allNeeded = append(allNeeded, n.rules...)
+		if n.namespace == manifest.ClusterWide {
+			clusterNeeded = append(clusterNeeded, n.rules...)
+		}
+	}
+	extra := extraRules[w.Tier]
+	ok, unneeded := manifest.Covers(append(clusterNeeded, extra...), clusterHeld)
+	assert.True(t, ok, "granted cluster-wide but not needed so: %v", unneeded)
+	nsHeld, err := set.RulesFor(w.Namespace, sa, podNs)
+	require.NoError(t, err)
+	ok, unneeded = manifest.Covers(append(allNeeded, extra...), nsHeld)
+	assert.True(t, ok, "granted in %s but not needed: %v", podNs, unneeded)
+	t.Logf("%s needs %d rule sets: %v", w.Tier, len(needs), needs)
 }
 
 // The sidecar needs no cluster access: no token, no account, no roles.

@@ -136,11 +136,17 @@ func TestTierConfigsAreGeneratedFromConfigsDirectory(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// The collectors run this release's image, with its entrypoint.
-func TestCollectorsRunThisReleasesImage(t *testing.T) {
+// imageVersion is the image tag of this release: the Makefile's VERSION.
+func imageVersion(t *testing.T) string {
+	t.Helper()
 	m := regexp.MustCompile(`(?m)^VERSION\s*:=\s*(\S+)`).FindStringSubmatch(readFile(t, filepath.Join(repoRoot, "Makefile")))
 	require.NotNil(t, m, "VERSION in the Makefile")
-	image := "otelcol-tiered:" + m[1]
+	return m[1]
+}
+
+// The collectors run this release's image, with its entrypoint.
+func TestCollectorsRunThisReleasesImage(t *testing.T) {
+	image := "otelcol-tiered:" + imageVersion(t)
 	for _, o := range overlays(t) {
 		set := render(t, o)
 		for _, w := range workloads(set) {

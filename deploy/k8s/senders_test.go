@@ -55,6 +55,13 @@ type gatewayRing struct {
 // a replica's pod IP:port, as the gateways name themselves.
 func assertTracesRouteOverTheGatewayRing(t *testing.T, v *podconfig.View, gwSet *manifest.Set) (*loadbalancingexporter.Config, gatewayRing) {
 	t.Helper()
+	return assertTracesRouteOverRing(t, v, gwSet, headlessService)
+}
+
+// assertTracesRouteOverRing is assertTracesRouteOverTheGatewayRing with the
+// headless Service named (the Helm release's is otel-gateway).
+func assertTracesRouteOverRing(t *testing.T, v *podconfig.View, gwSet *manifest.Set, headless string) (*loadbalancingexporter.Config, gatewayRing) {
+	t.Helper()
 	cfg, err := v.Config.Component("exporters::load_balancing", loadbalancingexporter.NewFactory())
 	require.NoError(t, err)
 	lb := cfg.(*loadbalancingexporter.Config)
@@ -65,11 +72,11 @@ func assertTracesRouteOverTheGatewayRing(t *testing.T, v *podconfig.View, gwSet 
 	require.NoError(t, v.Config.Decode("service::pipelines::traces", &traces))
 	assert.Equal(t, []string{"load_balancing"}, traces.Exporters, "traces leave through the load-balancing exporter only")
 
-	svc, err := manifest.Get[*corev1.Service](gwSet, headlessService)
+	svc, err := manifest.Get[*corev1.Service](gwSet, headless)
 	require.NoError(t, err)
 	ring := gatewayRing{Service: svc}
 	for _, p := range svc.Spec.Ports {
-		if p.Name == "otlp-grpc" {
+		if p.Name == "otlp-grpc" || p.Name == "otlp" { // the Helm chart's name
 			ring.OTLPPort = p.Port
 		}
 	}
