@@ -46,7 +46,8 @@ var counters = map[string]seriesKey{
 // traces through the agent reach the sink whole in steady state; gateways
 // scaled 3 → 4 → 3 under load split traces only during the change (cause
 // ring_change) and lose no span; a gateway killed under load loses only what
-// it held, and its replacement becomes ready.
+// it held, and its replacement becomes ready; the shipped alerts and
+// dashboard work on a real Prometheus scraping it.
 func TestComposeTopology(t *testing.T) {
 	requireDocker(t)
 	s := startStack(t, 3, map[string]string{
@@ -63,6 +64,7 @@ func TestComposeTopology(t *testing.T) {
 	}
 	t.Run("scale 3-4-3 under load", func(t *testing.T) { scaleEvent(t, s) })
 	t.Run("gateway killed under load", func(t *testing.T) { killGateway(t, s) })
+	t.Run("alerts and dashboard on a real Prometheus", func(t *testing.T) { monitoringOnPrometheus(t, s) })
 }
 
 // steadyState: every trace sent to the agent reaches the sink whole, through
