@@ -252,21 +252,6 @@ func TestGatewayKilledDeliversItsDiskQueueAfterRestart(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(len(held)*spans), fmt.Sprint(heldLost), "what tail sampling held in memory is what a kill loses (none of it reached the sink)")
 }
 
-// exitsWithin waits for p to exit on its own within limit and returns its
-// log; a process still running then fails the test (a hang).
-func exitsWithin(t *testing.T, p *localtopo.Process, limit time.Duration) string {
-	t.Helper()
-	select {
-	case <-p.Exited():
-	case <-time.After(limit):
-		p.Kill()
-		t.Fatalf("%s still running %s after start: it hangs instead of failing", p.Member().Name, limit)
-	}
-	log, err := os.ReadFile(p.Member().LogFile)
-	require.NoError(t, err)
-	return string(log)
-}
-
 // Issue 15, bad input: a queue directory that cannot be created or written
 // stops the gateway at start with an error naming the directory — once,
 // not in a loop, and not a hang.
@@ -290,4 +275,27 @@ func TestGatewayWithAnUnwritableQueueDirectoryFailsAtStart(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Issue 15, bad input: a truncated queue file (bbolt, below its minimum
+// size) stops the gateway at start with the storage's error and the
+// exporter that owns the file — it exits, it does not hang.
+func TestGatewayWithATruncatedQueueFileFailsAtStart(t *testing.T) {
+	topo, _ := gatewayAndSink(t, "127.0.155", nil)
+	m := topo.Gateways[0]
+	gw := startMember(t, m)
+	stopAndWait(t, gw, 60*time.Second)
+	file := filepath.Join(m.Env["FILE_STORAGE_DIR"], "exporter_otlp_grpc_backend_traces")
+	require.FileExists(t, file, "the traces queue's bbolt file")
+	require.NoError(t, os.Truncate(file, 5000))
+
+	p, err := localtopo.StartProcess(context.Background(), testbed.Binary(t), m)
+	if err == nil {
+		p.Kill()
+		t.Fatal("the gateway became healthy with a truncated queue file")
+	}
+	log, _ := os.ReadFile(m.LogFile)
+	assert.Contains(t, string(log), `failed to start "otlp_grpc/backend" exporter`)
+	assert.Contains(t, string(log), "file size too small 5000")
+	t.Logf("start error: %v", lastLines(string(log), 1))
 }
