@@ -215,6 +215,7 @@ image-loadgen:
 generate: $(MDATAGEN)
 	cd processor/stickycheckprocessor && $(MDATAGEN) metadata.yaml
 	cd extension/topologyextension && $(MDATAGEN) metadata.yaml
+	cd processor/exportguardprocessor && $(MDATAGEN) metadata.yaml
 
 lint: $(GOLANGCI)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

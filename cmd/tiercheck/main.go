@@ -4,7 +4,8 @@
 // reads them, ${env:NAME:-default} expanded from tiercheck's own environment.
 //
 //	tiercheck [--role agent|gateway|sidecar] [--format text|json]
-//	          [--workload KIND] [--traces-per-second N] CONFIG...
+//	          [--workload KIND] [--traces-per-second N]
+//	          [--grace-period D [--pre-stop D]] CONFIG...
 //
 // Exit status: 0 when no file has an error-level finding, 1 when one has,
 // 2 when a file cannot be read or the arguments are wrong.
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output: text or json")
 	workload := fs.String("workload", "", "kind of the workload the collector runs in (DaemonSet, Deployment, StatefulSet, Pod): checks agent-not-daemonset")
 	traces := fs.Float64("traces-per-second", 0, "expected rate of new traces per replica at tail_sampling: checks tail-sampling-num-traces-too-small")
+	grace := fs.Duration("grace-period", 0, "terminationGracePeriodSeconds or compose's stop_grace_period, e.g. 60s: checks stop-grace-too-short")
+	preStop := fs.Duration("pre-stop", 0, "the pod's preStop delay, spent within the grace period, e.g. 10s")
 	list := fs.Bool("rules", false, "list the rules and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tiercheck [flags] CONFIG...\n\nChecks each collector config (a file, or a file:/yaml:/env: URI) against the rules of its tier.\nExit status: 0 no error-level finding, 1 error-level findings, 2 unreadable config or bad arguments.")
@@ -65,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	facts := tierrules.Facts{Workload: *workload, TracesPerSecond: *traces}
+	facts := tierrules.Facts{Workload: *workload, TracesPerSecond: *traces, GracePeriod: *grace, PreStop: *preStop}
 	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(stderr), zap.WarnLevel))
 
 	var results []result

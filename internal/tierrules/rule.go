@@ -3,6 +3,7 @@ package tierrules // import "github.com/otelcol-tiered/otelcol-tiered/internal/t
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Role is the tier a collector plays.
@@ -63,6 +64,12 @@ type Facts struct {
 	// TracesPerSecond is the rate of new traces reaching trace-grouping
 	// processors (tail_sampling, groupbytrace).
 	TracesPerSecond float64
+	// GracePeriod is how long the collector gets between the start of its
+	// stop and SIGKILL: the pod's terminationGracePeriodSeconds (which the
+	// preStop delay spends too) or compose's stop_grace_period.
+	GracePeriod time.Duration
+	// PreStop is the pod's preStop delay, spent before SIGTERM.
+	PreStop time.Duration
 }
 
 // Rule is one rule of a tier.
@@ -74,7 +81,8 @@ type Rule struct {
 	// Summary says what the rule finds, Why why it matters.
 	Summary string `json:"summary"`
 	Why     string `json:"why"`
-	// Needs names the fact the rule needs ("" for none): workload or traces_per_second.
+	// Needs names the fact the rule needs ("" for none): workload,
+	// traces_per_second or grace_period.
 	Needs string `json:"needs,omitempty"`
 	check func(c *Config, f Facts) []string
 }

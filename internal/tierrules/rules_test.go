@@ -30,6 +30,7 @@ func load(t *testing.T, path string) (*Config, Role) {
 var fixtureFacts = map[string]Facts{
 	"agent-not-daemonset":                {Workload: "Deployment"},
 	"tail-sampling-num-traces-too-small": {TracesPerSecond: 2000},
+	"stop-grace-too-short":               {GracePeriod: 15 * time.Second, PreStop: 10 * time.Second},
 }
 
 func TestEachFixtureTriggersExactlyItsRule(t *testing.T) {

@@ -54,8 +54,9 @@ func TestComposeTopology(t *testing.T) {
 		"SAMPLING_PERCENTAGE": "100",
 		"DECISION_WAIT":       decisionWait.String(),
 		"STICKYCHECK_GRACE":   grace.String(),
-		// Covers decision_wait and the export of what the replica holds.
-		"GATEWAY_STOP_GRACE": "30s",
+		// The compose file's default: covers the stop budget (README, "Stop
+		// sequence"), the disk queue's drain included.
+		"GATEWAY_STOP_GRACE": "45s",
 	})
 
 	t.Run("steady state", func(t *testing.T) { steadyState(t, s) })
