@@ -46,6 +46,8 @@ type Config struct {
 	// Audit, when present, counts split traces across the tier with the
 	// other replicas (see AuditConfig).
 	Audit configoptional.Optional[AuditConfig] `mapstructure:"audit"`
+	// Forward keeps traces whole across replicas (see ForwardConfig).
+	Forward ForwardConfig `mapstructure:"forward"`
 }
 
 // Validate checks the configuration.
@@ -75,5 +77,6 @@ func (c *Config) Validate() error {
 	if c.Audit.HasValue() {
 		errs = append(errs, c.Audit.Get().validate()...)
 	}
+	errs = append(errs, c.Forward.validate(c.Grace)...)
 	return errors.Join(errs...)
 }
