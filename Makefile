@@ -103,8 +103,11 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test
 # deadline fires while a worker is mid-input (golang/go#75804, fixed in 1.27).
 # 60000 inputs take about 20 s on 2 cores.
 FUZZTIME ?= 60000x
+# The forwarded-spans decoder (OTLP protobuf behind a header): 20000 inputs.
+FUZZTIME_SPANS ?= 20000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./processor/stickycheckprocessor/internal/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSpans$$' -fuzztime $(FUZZTIME_SPANS) -fuzzminimizetime 1000x ./processor/stickycheckprocessor/internal/wire
 
 ## bench ---------------------------------------------------------------------
 # Every tier config on one core, our components' cost, tail-sampling memory,

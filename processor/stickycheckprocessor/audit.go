@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/table"
@@ -30,6 +31,13 @@ type auditEnv struct {
 	metrics   *metrics
 	logger    *zap.Logger
 	telemetry component.TelemetrySettings
+	// forward: the batches' traces held or owned by another replica are
+	// routed to it (forward::enabled); hold is forward::hold.
+	forward bool
+	hold    time.Duration
+	// onSpans processes spans forwarded by a peer (nil: the peer server
+	// does not take them).
+	onSpans func(context.Context, ptrace.Traces) error
 }
 
 // audit counts split traces across the tier (see the README): the window
@@ -79,7 +87,7 @@ func (a *audit) start(ctx context.Context, host component.Host, env auditEnv) er
 	}
 	server, err := startPeerServer(ctx, host, serverEnv{
 		cfg: a.cfg.Peer.Server, self: env.self, port: a.cfg.Peer.Port, wrap: a.wrapListener,
-		metrics: env.metrics, logger: env.logger, telemetry: env.telemetry, onReports: a.apply,
+		metrics: env.metrics, logger: env.logger, telemetry: env.telemetry, onReports: a.apply, onSpans: env.onSpans,
 		limits: a.cfg.Peer.Limits, now: env.now,
 	})
 	if err != nil {
@@ -248,6 +256,9 @@ func (a *audit) recordOne(b *batch, sh *table.Shard, p *pendingTrace) {
 		owner = v.owner(p.id)
 		withinGrace = v.inGrace(b.now)
 	}
+	if a.forward && !b.forwardedIn && a.route(b, sh, p, v, owner) {
+		return
+	}
 	e, evicted := sh.Upsert(&p.id, p.hash, b.tick, a.table.Window)
 	b.evicted += evicted
 	e.Seen = b.tick
@@ -274,6 +285,62 @@ func (a *audit) recordOne(b *batch, sh *table.Shard, p *pendingTrace) {
 		b.reports[b.nr] = r
 		b.nr++
 	}
+}
+
+// route decides whether the batch's spans of trace p go to another
+// replica, and notes it in the batch (true) — the rule: the replica that
+// first got a trace keeps deciding it.
+//   - a trace this replica holds (it processed spans of it) stays here;
+//   - a trace another member owns goes to its owner (misrouted: agents or
+//     apps whose ring differs);
+//   - a trace this replica owns that another replica holds (the previous
+//     owner's handoff named it) goes to that replica (holder), also when it
+//     has just left the ring (within grace: it may be draining);
+//   - within hold of a ring change, a trace nobody told this replica about,
+//     whose owner under the previous ring is another member still in the
+//     ring, goes to that member (ring_change: its handoff may not have
+//     arrived); the table remembers that member as the holder, so that the
+//     trace's later spans follow.
+//
+// The shard's lock is held: it only adds to the batch and the table.
+func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner int) bool {
+	if owner < 0 || v.self < 0 || v != b.v {
+		return false // no ring, not a member, or a ring change being applied: process here
+	}
+	e := sh.Find(&p.id, p.hash)
+	if e != nil && e.Flags&tally.Local != 0 {
+		return false
+	}
+	fwd := func(dest string, reason fwdReason) bool {
+		b.fwd = append(b.fwd, fwdTrace{id: p.id, dest: dest, reason: reason})
+		return true
+	}
+	if !v.isSelf(owner) {
+		return fwd(v.ring.Members()[owner], fwdMisrouted)
+	}
+	if e != nil && e.Seer != 0 && e.Seer != a.selfID {
+		if holder, ok := v.holderName(e.Seer, b.now); ok {
+			return fwd(holder, fwdHolder)
+		}
+		return false
+	}
+	if e != nil || v.first || v.prev == nil || b.now.Sub(v.changedAt) >= a.hold {
+		return false
+	}
+	po := v.prevOwner(p.id)
+	if po < 0 || po == v.prev.self {
+		return false
+	}
+	prev := v.prev.ring.Members()[po]
+	m := v.ring.IndexOf(prev)
+	if m < 0 || m == v.self {
+		return false // the previous owner left: nobody else holds it
+	}
+	e, evicted := sh.Upsert(&p.id, p.hash, b.tick, a.table.Window)
+	b.evicted += evicted
+	e.Seen = b.tick
+	tally.AddSeer(e, wire.ReplicaID(prev))
+	return fwd(prev, fwdRingChange)
 }
 
 // finish records what is pending and counts the batch's splits and

@@ -8,6 +8,13 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
+// fwdTrace is a trace of the batch whose spans go to another member.
+type fwdTrace struct {
+	id     [16]byte
+	dest   string // the member it goes to
+	reason fwdReason
+}
+
 // batchTraces is how many traces of a batch the audit records at once.
 const batchTraces = 256
 
@@ -32,6 +39,13 @@ type batch struct {
 
 	checked   int
 	misrouted [numReasons]int
+
+	// forwardedIn: the spans came from a peer (or are processed here after
+	// a failed forward): they are never forwarded (hop limit 1).
+	forwardedIn bool
+	// fwd are the traces of the batch to forward, found by the audit's
+	// record; empty in steady state.
+	fwd []fwdTrace
 
 	// The audit's part (unused without the audit).
 	tick    uint32
@@ -58,7 +72,7 @@ func newBatch(v *view, now time.Time) *batch {
 
 // release returns the batch to the pool, emptied.
 func (b *batch) release() {
-	b.v, b.checked, b.misrouted = nil, 0, [numReasons]int{}
+	b.v, b.checked, b.misrouted, b.forwardedIn, b.fwd = nil, 0, [numReasons]int{}, false, b.fwd[:0]
 	b.np, b.nr, b.split, b.evicted = 0, 0, [tally.NumCauses]int{}, 0
 	batches.Put(b)
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// Audit, when present, counts split traces across the tier with the
 	// other replicas (see AuditConfig).
 	Audit configoptional.Optional[AuditConfig] `mapstructure:"audit"`
+	// Forward keeps traces whole across replicas (see ForwardConfig).
+	Forward ForwardConfig `mapstructure:"forward"`
 }
 
 // Validate checks the configuration.
@@ -76,5 +78,6 @@ func (c *Config) Validate() error {
 	if c.Audit.HasValue() {
 		errs = append(errs, c.Audit.Get().validate(c.Grace, c.Self)...)
 	}
+	errs = append(errs, c.Forward.validate(c.Grace)...)
 	return errors.Join(errs...)
 }

@@ -29,10 +29,11 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Ring:   string(ring.Current),
-		Action: ActionPass,
-		Grace:  defaultGrace,
-		Audit:  configoptional.Default(defaultAuditConfig()),
+		Ring:    string(ring.Current),
+		Action:  ActionPass,
+		Grace:   defaultGrace,
+		Audit:   configoptional.Default(defaultAuditConfig()),
+		Forward: defaultForwardConfig(),
 	}
 }
 
@@ -46,8 +47,9 @@ func createTracesProcessor(ctx context.Context, set processor.Settings, cfg comp
 }
 
 func (p *stickyCheck) tracesProcessor(ctx context.Context, set processor.Settings, next consumer.Traces) (processor.Traces, error) {
+	p.next = next
 	return processorhelper.NewTraces(ctx, set, p.cfg, next, p.processTraces,
 		processorhelper.WithStart(p.start),
 		processorhelper.WithShutdown(p.shutdown),
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: p.cfg.Action != ActionPass}))
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: p.cfg.Action != ActionPass || p.cfg.Forward.Enabled}))
 }

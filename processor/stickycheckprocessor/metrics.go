@@ -49,6 +49,7 @@ type metrics struct {
 	byCause  [tally.NumCauses][]metric.AddOption
 	byDrop   [numDropReasons][]metric.AddOption
 	byReject map[string][]metric.AddOption
+	byFwd    [numFwdReasons][numFwdOutcomes][]metric.AddOption
 }
 
 func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
@@ -64,6 +65,12 @@ func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
 	}
 	for _, name := range slices.Concat(wire.RejectReasons, serverRejectReasons) {
 		m.byReject[name] = withAttr("reason", name)
+	}
+	for r, reason := range fwdReasonNames {
+		for o, outcome := range fwdOutcomeNames {
+			m.byFwd[r][o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+				attribute.String("reason", reason), attribute.String("outcome", outcome)))}
+		}
 	}
 	return m
 }
@@ -135,4 +142,28 @@ func (m *metrics) dropped(ctx context.Context, reason, n int) {
 
 func (m *metrics) rejected(ctx context.Context, reason string) {
 	m.tb.ProcessorStickycheckPeerReportsRejected.Add(ctx, 1, m.byReject[reason]...)
+}
+
+// forwarded counts n spans forwarded for reason, with their outcome.
+func (m *metrics) forwarded(ctx context.Context, reason fwdReason, outcome, n int) {
+	if n > 0 {
+		m.tb.ProcessorStickycheckSpansForwarded.Add(ctx, int64(n), m.byFwd[reason][outcome]...)
+	}
+}
+
+func (m *metrics) forwardBytes(ctx context.Context, n int) {
+	m.tb.ProcessorStickycheckForwardBytesSent.Add(ctx, int64(n))
+}
+
+// forwardedIn counts spans received from peers; draining tells whether this
+// replica had left the ring.
+func (m *metrics) forwardedIn(ctx context.Context, n int, draining bool) {
+	m.tb.ProcessorStickycheckSpansForwardedReceived.Add(ctx, int64(n))
+	if draining {
+		m.tb.ProcessorStickycheckDrainSpansReceived.Add(ctx, int64(n))
+	}
+}
+
+func (m *metrics) drainKept(ctx context.Context, traces int) {
+	m.tb.ProcessorStickycheckDrainTracesKept.Add(ctx, int64(traces))
 }

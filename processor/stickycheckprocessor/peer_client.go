@@ -137,6 +137,14 @@ func (c *peerClient) enqueue(rs []wire.Report) {
 	}
 }
 
+// flushSoon makes the loop flush now rather than at its next tick.
+func (c *peerClient) flushSoon() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
 // reserve takes room for up to n reports in the queue; it returns how many
 // fit.
 func (c *peerClient) reserve(n int64) int64 {

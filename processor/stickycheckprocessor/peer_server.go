@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
@@ -41,6 +42,9 @@ type serverEnv struct {
 	onReports func(context.Context, []wire.Report)
 	limits    PeerLimits       // peer_limits.go
 	now       func() time.Time // the rejection log's clock
+	// onSpans processes forwarded spans; nil when forwarding is off (the
+	// path is then not served).
+	onSpans func(context.Context, ptrace.Traces) error
 }
 
 func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*peerServer, error) {
@@ -51,6 +55,9 @@ func startPeerServer(ctx context.Context, host component.Host, env serverEnv) (*
 	s := &peerServer{serverEnv: env, admit: newAdmission(env.limits), rejects: newRejectLog(env.logger, env.now)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.ReportsPath, s.handleReports)
+	if env.onSpans != nil {
+		mux.HandleFunc("POST "+wire.SpansPath, s.handleSpans)
+	}
 	server, err := cfg.ToServer(ctx, host.GetExtensions(), env.telemetry, s.limit(mux), confighttp.WithErrorHandler(s.httpError))
 	if err != nil {
 		return nil, fmt.Errorf("audit::peer::server: %w", err)
@@ -124,6 +131,42 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.reportsReceived(r.Context(), len(m.Reports))
 	s.onReports(r.Context(), m.Reports)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleSpans decodes one message of forwarded spans and processes them
+// here. Rejections are answered with a 4xx and counted; a next consumer
+// that refuses the spans gets a 503, and the sender processes them itself.
+func (s *peerServer) handleSpans(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != wire.SpansContentType {
+		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.SpansContentType))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxSpansMessageLen+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
+		return
+	case err != nil:
+		reason, status := readError(err)
+		s.reject(w, reason, status, "reading body: "+err.Error())
+		return
+	}
+	m, err := wire.DecodeSpans(body)
+	if err != nil {
+		reason := wire.Reason(err)
+		status := http.StatusBadRequest
+		if reason == wire.RejectOversized {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.reject(w, reason, status, protocolDetail(err))
+		return
+	}
+	if err := s.onSpans(r.Context(), m.Traces); err != nil {
+		http.Error(w, "next consumer refused the spans: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
@@ -37,6 +38,9 @@ type stickyCheck struct {
 	changeMu sync.Mutex // serializes member list changes
 	left     bool       // shut down: member lists are ignored (changeMu)
 	audit    *audit     // nil without the audit section
+	fwd      *forwarder // nil unless forwarding is on (it needs the audit)
+	next     consumer.Traces
+	draining atomic.Bool // left the ring at shutdown, receiving forwarded spans
 	now      func() time.Time
 }
 
@@ -57,7 +61,9 @@ func newStickyCheck(set processor.Settings, cfg *Config) (*stickyCheck, error) {
 		cfg: cfg, set: set, gen: gen, self: cfg.Self, logger: set.Logger,
 		metrics: newMetrics(tb), resolver: resolver, now: time.Now,
 	}
-	p.view.Store(&view{ring: ring.New(gen, nil), self: -1, first: true, grace: cfg.Grace})
+	first := newView(ring.New(gen, nil), cfg.Self, time.Time{}, cfg.Grace)
+	first.first = true
+	p.view.Store(first)
 	if cfg.Audit.HasValue() {
 		p.audit = newAudit(cfg.Audit.Get())
 	}
@@ -73,13 +79,29 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 		p.self = self
 		p.logger.Info("self resolved", zap.String("self", self))
 	}
+	forward := p.cfg.Forward.Enabled && p.audit != nil
+	if p.cfg.Forward.Enabled && p.audit == nil {
+		p.logger.Warn("stickycheck forward::enabled is set but the audit is off: spans are not forwarded")
+	}
 	if p.audit != nil {
 		env := auditEnv{
 			self: p.self, views: &p.view, now: p.now, grace: p.cfg.Grace,
 			metrics: p.metrics, logger: p.logger, telemetry: p.set.TelemetrySettings,
+			forward: forward, hold: p.cfg.Forward.Hold,
+		}
+		if forward {
+			env.onSpans = p.receiveForwarded
 		}
 		if err := p.audit.start(ctx, host, env); err != nil {
 			return err
+		}
+	}
+	if forward {
+		pc := &p.cfg.Audit.Get().Peer
+		p.fwd = &forwarder{
+			selfID: p.audit.selfID, http: p.audit.client.http, scheme: pc.peerScheme(), port: pc.Port,
+			capacity: int64(p.cfg.Forward.QueueSize), metrics: p.metrics, logger: p.logger,
+			local: p.processHere, peers: map[string]*fwdPeer{},
 		}
 	}
 	p.resolver.OnChange(p.setMembers)
@@ -88,6 +110,12 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 
 func (p *stickyCheck) shutdown(ctx context.Context) error {
 	err := p.resolver.Shutdown(ctx)
+	if p.fwd != nil {
+		if p.cfg.Forward.Drain > 0 {
+			p.drain(ctx)
+		}
+		p.fwd.stop()
+	}
 	if p.audit != nil {
 		err = errors.Join(err, p.audit.shutdown(ctx, p.leave))
 	}
@@ -105,10 +133,9 @@ func (p *stickyCheck) setMembers(members []string) {
 	old := *p.view.Load()
 	old.prev = nil
 	r := ring.New(p.gen, members)
-	v := &view{
-		ring: r, self: r.IndexOf(p.self), changedAt: p.now(), first: old.first && len(old.ring.Members()) == 0,
-		grace: p.cfg.Grace, gen: old.gen + 1, prev: &old,
-	}
+	v := newView(r, p.self, p.now(), p.cfg.Grace)
+	v.first = old.first && len(old.ring.Members()) == 0
+	v.gen, v.prev = old.gen+1, &old
 	p.view.Store(v)
 	if p.audit != nil {
 		p.audit.ringChanged(&old, v)
@@ -137,15 +164,24 @@ func (p *stickyCheck) leave() (old, next *view) {
 		return nil, nil
 	}
 	members := slices.Delete(slices.Clone(cur.ring.Members()), cur.self, cur.self+1)
-	next = &view{ring: ring.New(p.gen, members), self: -1, changedAt: p.now(), grace: p.cfg.Grace, gen: cur.gen + 1, prev: &cur}
+	next = newView(ring.New(p.gen, members), "", p.now(), p.cfg.Grace)
+	next.gen, next.prev = cur.gen+1, &cur
 	p.view.Store(next)
 	return &cur, next
 }
 
 // processTraces checks each span; the ring lookup is done once per trace
-// per batch, and so is the audit's record.
+// per batch, and so is the audit's record. With forwarding, the spans of
+// traces held or owned by another replica leave the batch for it.
 func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	return p.process(ctx, td, false)
+}
+
+// process is processTraces; forwardedIn spans (from a peer, or back from a
+// failed forward) are never forwarded.
+func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, forwardedIn bool) (ptrace.Traces, error) {
 	b := newBatch(p.view.Load(), p.now())
+	b.forwardedIn = forwardedIn || p.fwd == nil
 	if p.audit != nil {
 		p.audit.begin(b)
 	}
@@ -172,8 +208,12 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 	if p.audit != nil {
 		p.audit.finish(ctx, b)
 	}
+	forwarded := len(b.fwd) > 0
+	if forwarded {
+		p.forward(ctx, td, b)
+	}
 	b.release()
-	if p.cfg.Action == ActionDrop {
+	if p.cfg.Action == ActionDrop || forwarded {
 		td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
 			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
 			return rs.ScopeSpans().Len() == 0
@@ -183,6 +223,27 @@ func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 		}
 	}
 	return td, nil
+}
+
+// processHere processes spans on this replica, never forwarding them, and
+// hands them to the next consumer: spans forwarded by a peer, and spans
+// whose forward failed.
+func (p *stickyCheck) processHere(ctx context.Context, td ptrace.Traces) error {
+	td, err := p.process(ctx, td, true)
+	if errors.Is(err, processorhelper.ErrSkipProcessingData) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.next.ConsumeTraces(ctx, td)
+}
+
+// receiveForwarded processes the spans a peer forwarded (the peer server's
+// callback).
+func (p *stickyCheck) receiveForwarded(ctx context.Context, td ptrace.Traces) error {
+	p.metrics.forwardedIn(ctx, td.SpanCount(), p.draining.Load())
+	return p.processHere(ctx, td)
 }
 
 // checkSpan looks the owner of the span's trace up (once per trace in the

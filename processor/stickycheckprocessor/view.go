@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/ring"
+	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
 // view is the ring as this replica sees it at one moment. It never changes
@@ -18,6 +19,34 @@ type view struct {
 	// its own prev), which the audit needs while it moves to this one.
 	gen  uint64
 	prev *view
+	// byID maps each member's replica ID (wire.ReplicaID) to its index:
+	// the audit's tallies name replicas by ID.
+	byID map[uint64]int
+}
+
+// newView is the view of ring r for this replica, self.
+func newView(r *ring.Ring, self string, changedAt time.Time, grace time.Duration) *view {
+	v := &view{ring: r, self: r.IndexOf(self), changedAt: changedAt, grace: grace, byID: map[uint64]int{}}
+	for i, m := range r.Members() {
+		v.byID[wire.ReplicaID(m)] = i
+	}
+	return v
+}
+
+// holderName is the member string of replica id, a member of v or, within
+// grace of v's change, of the view before (a replica that just left the
+// ring may be draining: it still takes the spans of the traces it holds);
+// false when neither lists it, or it is this replica.
+func (v *view) holderName(id uint64, now time.Time) (string, bool) {
+	if i, ok := v.byID[id]; ok {
+		return v.ring.Members()[i], i != v.self
+	}
+	if v.prev != nil && v.inGrace(now) {
+		if i, ok := v.prev.byID[id]; ok && i != v.prev.self {
+			return v.prev.ring.Members()[i], true
+		}
+	}
+	return "", false
 }
 
 // owner is the index of trace id's owner, -1 when the ring is empty.

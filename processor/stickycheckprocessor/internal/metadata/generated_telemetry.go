@@ -23,23 +23,28 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                   metric.Meter
-	mu                                      sync.Mutex
-	registrations                           []metric.Registration
-	ProcessorStickycheckPeerBytesSent       metric.Int64Counter
-	ProcessorStickycheckPeerReportsDropped  metric.Int64Counter
-	ProcessorStickycheckPeerReportsReceived metric.Int64Counter
-	ProcessorStickycheckPeerReportsRejected metric.Int64Counter
-	ProcessorStickycheckPeerReportsSent     metric.Int64Counter
-	ProcessorStickycheckRingChanges         metric.Int64Counter
-	ProcessorStickycheckRingHash            metric.Int64Gauge
-	ProcessorStickycheckRingMembers         metric.Int64Gauge
-	ProcessorStickycheckSpansChecked        metric.Int64Counter
-	ProcessorStickycheckSpansDropped        metric.Int64Counter
-	ProcessorStickycheckSpansMisrouted      metric.Int64Counter
-	ProcessorStickycheckTracesEvicted       metric.Int64Counter
-	ProcessorStickycheckTracesSplit         metric.Int64Counter
-	ProcessorStickycheckTracesTracked       metric.Int64Gauge
+	meter                                      metric.Meter
+	mu                                         sync.Mutex
+	registrations                              []metric.Registration
+	ProcessorStickycheckDrainSpansReceived     metric.Int64Counter
+	ProcessorStickycheckDrainTracesKept        metric.Int64Counter
+	ProcessorStickycheckForwardBytesSent       metric.Int64Counter
+	ProcessorStickycheckPeerBytesSent          metric.Int64Counter
+	ProcessorStickycheckPeerReportsDropped     metric.Int64Counter
+	ProcessorStickycheckPeerReportsReceived    metric.Int64Counter
+	ProcessorStickycheckPeerReportsRejected    metric.Int64Counter
+	ProcessorStickycheckPeerReportsSent        metric.Int64Counter
+	ProcessorStickycheckRingChanges            metric.Int64Counter
+	ProcessorStickycheckRingHash               metric.Int64Gauge
+	ProcessorStickycheckRingMembers            metric.Int64Gauge
+	ProcessorStickycheckSpansChecked           metric.Int64Counter
+	ProcessorStickycheckSpansDropped           metric.Int64Counter
+	ProcessorStickycheckSpansForwarded         metric.Int64Counter
+	ProcessorStickycheckSpansForwardedReceived metric.Int64Counter
+	ProcessorStickycheckSpansMisrouted         metric.Int64Counter
+	ProcessorStickycheckTracesEvicted          metric.Int64Counter
+	ProcessorStickycheckTracesSplit            metric.Int64Counter
+	ProcessorStickycheckTracesTracked          metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -71,6 +76,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorStickycheckDrainSpansReceived, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_drain_spans_received",
+		metric.WithDescription("Spans forwarded to this replica by its peers while it drained at shutdown, and processed. [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckDrainTracesKept, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_drain_traces_kept",
+		metric.WithDescription("Traces this replica held when it left the ring at shutdown and kept deciding while it drained. [Development]"),
+		metric.WithUnit("{traces}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckForwardBytesSent, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_forward_bytes_sent",
+		metric.WithDescription("Bytes of forwarded span messages delivered to peers (HTTP request bodies, as sent). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorStickycheckPeerBytesSent, err = builder.meter.Int64Counter(
 		"otelcol_processor_stickycheck_peer_bytes_sent",
 		metric.WithDescription("Bytes of peer messages delivered (HTTP request bodies, as sent). [Development]"),
@@ -128,6 +151,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorStickycheckSpansDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_stickycheck_spans_dropped",
 		metric.WithDescription("Misrouted spans dropped (action drop). [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckSpansForwarded, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_spans_forwarded",
+		metric.WithDescription("Spans this replica forwarded to the replica that holds or owns their trace, by reason and outcome (outcomes other than sent were processed here). [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckSpansForwardedReceived, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_spans_forwarded_received",
+		metric.WithDescription("Forwarded spans this replica received from peers and processed. [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

@@ -19,6 +19,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ProcessorStickycheckDrainSpansReceived.Add(context.Background(), 1)
+	tb.ProcessorStickycheckDrainTracesKept.Add(context.Background(), 1)
+	tb.ProcessorStickycheckForwardBytesSent.Add(context.Background(), 1)
 	tb.ProcessorStickycheckPeerBytesSent.Add(context.Background(), 1)
 	tb.ProcessorStickycheckPeerReportsDropped.Add(context.Background(), 1)
 	tb.ProcessorStickycheckPeerReportsReceived.Add(context.Background(), 1)
@@ -29,10 +32,21 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorStickycheckRingMembers.Record(context.Background(), 1)
 	tb.ProcessorStickycheckSpansChecked.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansDropped.Add(context.Background(), 1)
+	tb.ProcessorStickycheckSpansForwarded.Add(context.Background(), 1)
+	tb.ProcessorStickycheckSpansForwardedReceived.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansMisrouted.Add(context.Background(), 1)
 	tb.ProcessorStickycheckTracesEvicted.Add(context.Background(), 1)
 	tb.ProcessorStickycheckTracesSplit.Add(context.Background(), 1)
 	tb.ProcessorStickycheckTracesTracked.Record(context.Background(), 1)
+	AssertEqualProcessorStickycheckDrainSpansReceived(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckDrainTracesKept(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckForwardBytesSent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckPeerBytesSent(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -61,6 +75,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckSpansDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckSpansForwarded(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckSpansForwardedReceived(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckSpansMisrouted(t, testTel,
