@@ -53,7 +53,7 @@ type PeerConfig struct {
 	QueueSize int `mapstructure:"queue_size"`
 	// Limits bound what the peer server spends on its callers (peer_limits.go).
 	Limits PeerLimits `mapstructure:",squash"`
-	_         struct{}
+	_      struct{}
 }
 
 const (

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 )
 
@@ -19,7 +21,10 @@ func TestShippedConfigsValidate(t *testing.T) {
 	require.NotEmpty(t, configs)
 	for _, c := range configs {
 		t.Run(filepath.Base(c), func(t *testing.T) {
-			out, err := exec.Command(bin, "validate", "--config", c).CombinedOutput()
+			cmd := exec.Command(bin, "validate", "--config", c)
+			// The gateway's peer token, as a pod gets it from its Secret.
+			cmd.Env = append(os.Environ(), localtopo.PeerTokenEnv+"=validate")
+			out, err := cmd.CombinedOutput()
 			require.NoErrorf(t, err, "validate %s:\n%s", c, out)
 		})
 	}
