@@ -139,7 +139,7 @@ func endpointSlice(t *testing.T, svc *corev1.Service, pods []podconfig.Pod, podL
 // the rendered headless Service's EndpointSlice.
 func members(t *testing.T, cfg ring.ResolverConfig, eps *discoveryv1.EndpointSlice) []string {
 	t.Helper()
-	require.NoError(t, cfg.Validate())
+	require.NoError(t, cfg.Check())
 	client := fake.NewClientset()
 	_, err := client.DiscoveryV1().EndpointSlices(eps.Namespace).Create(context.Background(), eps, metav1.CreateOptions{})
 	require.NoError(t, err)
