@@ -152,7 +152,17 @@ COMPOSE         ?= $(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(
 COMPOSE_PROJECT ?= otelcol-tiered
 # The sink writes what it receives to $(COMPOSE_SINK)/sink.jsonl.
 COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
-COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) SINK_DIR=$(COMPOSE_SINK) $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
+# The gateways' shared peer token (STICKYCHECK_PEER_TOKEN): random, generated
+# once into build/peer-token (mode 0600); `make clean` forgets it. Set
+# STICKYCHECK_PEER_TOKEN to use your own.
+PEER_TOKEN_FILE := $(BUILD_DIR)/peer-token
+COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
+    STICKYCHECK_PEER_TOKEN=$${STICKYCHECK_PEER_TOKEN:-$$(cat $(PEER_TOKEN_FILE))} $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
+
+$(PEER_TOKEN_FILE):
+	@mkdir -p $(BUILD_DIR)
+	@umask 077 && printf 'sckp-%s\n' "$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > $@
+	@echo "generated the gateways' peer token in $@"
 
 image: $(BIN)
 	rm -rf $(IMAGE_CONTEXT)
@@ -179,18 +189,18 @@ test-image: $(BIN)
 	else echo "no Docker engine answers: image not built, the compose test will skip"; fi
 
 # The local topology in compose: agent, 3 gateways, sink (README, "Try it locally").
-compose-up: image
+compose-up: image $(PEER_TOKEN_FILE)
 	@mkdir -p $(COMPOSE_SINK) && chmod 0777 $(COMPOSE_SINK)
 	$(COMPOSE_CMD) up -d
 	$(COMPOSE_CMD) ps
 
-compose-down:
+compose-down: $(PEER_TOKEN_FILE)
 	$(COMPOSE_CMD) --profile load down -v --remove-orphans
 
 # A live scale event: make compose-scale GATEWAYS=4 (scale-in stops the
 # surplus replicas gracefully, within the service's stop_grace_period).
 GATEWAYS ?= 3
-compose-scale:
+compose-scale: $(PEER_TOKEN_FILE)
 	$(COMPOSE_CMD) up -d --no-recreate --scale gateway=$(GATEWAYS)
 
 # Each gateway's ring and stickycheck counters, refreshed (Ctrl-C ends it).
@@ -201,10 +211,10 @@ compose-watch:
 # LOADGEN_RATE spans/s for LOADGEN_DURATION. --no-deps leaves the running
 # services as they are (the same environment as compose-up, so nothing is
 # recreated); `compose-logs-loadgen` shows its summary.
-compose-load: image-loadgen
+compose-load: image-loadgen $(PEER_TOKEN_FILE)
 	$(COMPOSE_CMD) --profile load up -d --no-deps loadgen
 
-compose-logs-loadgen:
+compose-logs-loadgen: $(PEER_TOKEN_FILE)
 	$(COMPOSE_CMD) --profile load logs --no-color loadgen
 
 # The load generator's image for the compose profile `load` (cmd/loadgen).

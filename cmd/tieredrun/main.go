@@ -40,6 +40,9 @@ func run(bin, configs, workdir string, o localtopo.Options) error {
 		return err
 	}
 	o.ConfigDir, o.WorkDir = configs, workdir
+	if tok := os.Getenv(localtopo.PeerTokenEnv); tok != "" {
+		o.Env = map[string]string{localtopo.PeerTokenEnv: tok} // else one generated for this run
+	}
 	topo, err := localtopo.Plan(o)
 	if err != nil {
 		return err
@@ -53,6 +56,7 @@ func run(bin, configs, workdir string, o localtopo.Options) error {
 		return err
 	}
 	printPorts(os.Stdout, topo)
+	fmt.Printf("\nthe gateways authenticate each other on their peer port (%d) with %s, generated for this run unless set\n", localtopo.PortPeer, localtopo.PeerTokenEnv)
 
 	select {
 	case <-ctx.Done():

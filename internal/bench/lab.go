@@ -90,6 +90,8 @@ func (l *Lab) env(s Scenario, name, host string) map[string]string {
 		// every trace, as a gateway fed by agents owns the traces it gets.
 		// Agents and sidecars route to the three null sinks.
 		"GATEWAY_RESOLVER": l.resolver(s, host, sinks),
+		// The gateway's peer token (configs/gateway.yaml requires one).
+		localtopo.PeerTokenEnv: "bench-" + name,
 	}
 }
 

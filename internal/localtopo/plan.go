@@ -72,6 +72,9 @@ type Topology struct {
 	Sink     Member
 	// SinkFile is where the sink writes what it receives (OTLP/JSON lines).
 	SinkFile string
+	// PeerToken is the gateways' STICKYCHECK_PEER_TOKEN: Options.Env's, or
+	// one generated for this topology.
+	PeerToken string
 }
 
 // Members lists the members in start order: the sink and the gateways before
@@ -106,7 +109,14 @@ func Plan(o Options) (Topology, error) {
 	}
 	resolver := fmt.Sprintf("{static: {hostnames: [%s]}}", strings.Join(gatewayHosts, ", "))
 
-	t := Topology{SinkFile: filepath.Join(o.WorkDir, "sink.jsonl")}
+	token := o.Env[PeerTokenEnv]
+	if token == "" {
+		var err error
+		if token, err = NewPeerToken(); err != nil {
+			return Topology{}, err
+		}
+	}
+	t := Topology{SinkFile: filepath.Join(o.WorkDir, "sink.jsonl"), PeerToken: token}
 	t.Sink = o.member("sink", "sink.yaml", host(20), map[string]string{"SINK_FILE": t.SinkFile})
 	for i := range o.Gateways {
 		name := fmt.Sprintf("gateway-%d", i+1)
@@ -115,6 +125,7 @@ func Plan(o Options) (Topology, error) {
 			"GATEWAY_SELF":     gatewayHosts[i],
 			"BACKEND_ENDPOINT": t.Sink.Addr(PortOTLPGRPC),
 			"FILE_STORAGE_DIR": filepath.Join(o.WorkDir, name, "queue"),
+			PeerTokenEnv:       token,
 		}))
 	}
 	t.Agent = o.member("agent", "agent.yaml", host(10), map[string]string{

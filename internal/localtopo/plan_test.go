@@ -77,3 +77,24 @@ func TestCheckPortsFreeNamesTheTakenPort(t *testing.T) {
 	defer ln.Close()
 	assert.ErrorContains(t, CheckPortsFree(topo.Members()), "port 127.0.41.20:13133 (health_check of sink) is already in use")
 }
+
+// Every gateway gets the same peer token, a new one per topology unless the
+// environment gives one; the agent and the sink get none.
+func TestPlanSharesOnePeerTokenAmongTheGateways(t *testing.T) {
+	a, err := Plan(Options{Net: "127.0.40", Gateways: 3, WorkDir: "/w"})
+	require.NoError(t, err)
+	b, err := Plan(Options{Net: "127.0.40", Gateways: 3, WorkDir: "/w"})
+	require.NoError(t, err)
+	assert.Regexp(t, `^sckp-[0-9a-f]{64}$`, a.PeerToken)
+	assert.NotEqual(t, a.PeerToken, b.PeerToken, "a new token per topology")
+	for _, gw := range a.Gateways {
+		assert.Equal(t, a.PeerToken, gw.Env[PeerTokenEnv])
+	}
+	assert.NotContains(t, a.Agent.Env, PeerTokenEnv)
+	assert.NotContains(t, a.Sink.Env, PeerTokenEnv)
+
+	given, err := Plan(Options{Net: "127.0.40", Gateways: 2, WorkDir: "/w", Env: map[string]string{PeerTokenEnv: "mine"}})
+	require.NoError(t, err)
+	assert.Equal(t, "mine", given.PeerToken)
+	assert.Equal(t, "mine", given.Gateways[1].Env[PeerTokenEnv])
+}

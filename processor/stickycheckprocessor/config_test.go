@@ -142,6 +142,7 @@ func TestInvalidConfigsNameTheField(t *testing.T) {
 		"grace_no_unit":       "grace: 30ns is below the minimum 1ms: the unit is missing (a bare number is nanoseconds), write e.g. 30s",
 		"max_traces_huge":     "audit::max_traces: must be between 1 and 16777216 (682.7 MiB of table), got 1e+20",
 		"max_traces_fraction": "audit::max_traces: 1.5 is not a whole number of traces",
+		"max_traces_2_28":     "audit::max_traces: must be between 1 and 16777216 (682.7 MiB of table), got 268435456",
 		"window_below_grace":  "audit::window: 10s is shorter than grace 30s",
 		"peer_port_is_otlp":   "audit::peer::port: 4317 is the port of self (10.0.0.1:4317), the OTLP port the agents send spans to",
 		"bad_limits":          "audit::peer::max_concurrent_requests: must be positive, got 0",

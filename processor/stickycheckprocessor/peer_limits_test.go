@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -80,4 +81,18 @@ func TestTableBytesIsWhatTheTableAllocates(t *testing.T) {
 	const n = 1_000_000
 	got := int64(table.New(n, time.Minute, time.Now()).Bytes())
 	assert.InEpsilon(t, tableBytes(n), got, 0.03, "tableBytes %d, allocated %d", tableBytes(n), got)
+}
+
+func TestAnOpenPeerServerIsWarnedAboutAtStart(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	cfg := defaultAuditConfig()
+	warnIfOpen(zap.New(core), &cfg.Peer.Server, "10.0.0.1:4319")
+	require.Equal(t, 1, logs.Len())
+	assert.Contains(t, logs.All()[0].Message, "stickycheck peer server has no authentication")
+
+	_, id := bearerHost(t, "s3cret")
+	authed := &Config{Audit: configoptional.Some(cfg)}
+	withBearer(id)(authed)
+	warnIfOpen(zap.New(core), &authed.Audit.Get().Peer.Server, "10.0.0.1:4319")
+	assert.Equal(t, 1, logs.Len(), "no warning with auth")
 }

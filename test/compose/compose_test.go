@@ -64,6 +64,7 @@ func TestComposeTopology(t *testing.T) {
 		return
 	}
 	t.Run("scale 3-4-3 under load", func(t *testing.T) { scaleEvent(t, s) })
+	t.Run("peers authenticated", func(t *testing.T) { peersAuthenticated(t, s) })
 	t.Run("gateway killed under load", func(t *testing.T) { killGateway(t, s) })
 	t.Run("alerts and dashboard on a real Prometheus", func(t *testing.T) { monitoringOnPrometheus(t, s) })
 }
@@ -362,4 +363,19 @@ func killGateway(t *testing.T, s *stack) {
 	assert.Emptyf(t, notTheVictims, "traces that lost spans although another gateway owned them")
 	// Once the replacement is in the ring, traces arrive whole again.
 	assert.Zerof(t, lostAfterReady, "traces started after the replacement was ready that lost spans")
+}
+
+// peersAuthenticated: the gateways exchanged the audit's reports over their
+// authenticated peer port (the scale event's splits were counted through
+// them), and none refused another for its token.
+func peersAuthenticated(t *testing.T, s *stack) {
+	got := s.gatewayCounters(map[string]seriesKey{
+		"sent":            {"otelcol_processor_stickycheck_peer_reports_sent", nil},
+		"unauthenticated": {"otelcol_processor_stickycheck_peer_reports_rejected", map[string]string{"reason": "unauthenticated"}},
+		"refused":         {"otelcol_processor_stickycheck_peer_reports_dropped", map[string]string{"reason": "refused"}},
+	})
+	assert.Positive(t, got["sent"], "reports delivered between the gateways")
+	assert.Zero(t, got["unauthenticated"], "reports refused for their token")
+	assert.Zero(t, got["refused"], "reports a peer refused")
+	t.Logf("reports delivered between authenticated gateways: %v; refused: 0", got["sent"])
 }

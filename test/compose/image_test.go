@@ -57,7 +57,8 @@ func TestImageRunsEachTier(t *testing.T) {
 	size, _ := strconv.ParseFloat(fields[2], 64)
 	t.Logf("image %s: %.1f MB", img, size/1e6)
 	for _, tier := range []string{"agent", "gateway", "sidecar"} {
-		out, err := execDocker("run", "--rm", img, "validate", "--config", "/etc/otelcol-tiered/"+tier+".yaml")
+		// The gateway requires its peer token (STICKYCHECK_PEER_TOKEN).
+		out, err := execDocker("run", "--rm", "-e", "STICKYCHECK_PEER_TOKEN=validate", img, "validate", "--config", "/etc/otelcol-tiered/"+tier+".yaml")
 		assert.NoErrorf(t, err, "validate %s in the image: %s", tier, out)
 	}
 }

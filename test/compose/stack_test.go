@@ -90,6 +90,8 @@ func startStack(t *testing.T, gateways int, env map[string]string) *stack {
 		// Published at free ports: nothing else on the machine is disturbed.
 		"AGENT_OTLP_GRPC_PORT": "",
 		"AGENT_OTLP_HTTP_PORT": "",
+		// The gateways' shared peer token (make compose-up's build/peer-token).
+		"STICKYCHECK_PEER_TOKEN": uniqueName("peer-token"),
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/bench"
+	"github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 )
 
@@ -26,7 +28,9 @@ func TestBenchConfigurationsValidate(t *testing.T) {
 			for _, f := range files {
 				args = append(args, "--config", f)
 			}
-			out, err := exec.Command(bin, args...).CombinedOutput()
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), localtopo.PeerTokenEnv+"=validate") // the bench rig sets one too
+			out, err := cmd.CombinedOutput()
 			require.NoErrorf(t, err, "%v:\n%s", files, out)
 		})
 	}

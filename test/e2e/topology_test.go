@@ -159,7 +159,7 @@ func TestTopologyPortInUseFailsStartup(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	cmd := exec.Command(testbed.Binary(t), "--config", filepath.Join(testbed.RepoRoot(), "configs", "gateway.yaml"))
-	cmd.Env = append(os.Environ(), "POD_IP="+host, "FILE_STORAGE_DIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "POD_IP="+host, "FILE_STORAGE_DIR="+t.TempDir(), localtopo.PeerTokenEnv+"=topology")
 	out, err := runToExit(t, cmd, 60*time.Second)
 	require.Error(t, err, out)
 	assert.Contains(t, out, "topology endpoint 127.0.60.32:13134: listen tcp 127.0.60.32:13134: bind: address already in use")
