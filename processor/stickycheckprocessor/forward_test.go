@@ -235,4 +235,3 @@ func TestForwardDrainKeepsTheLeavingReplicasTraces(t *testing.T) {
 	assert.EqualValues(t, len(held), leaving.sum(t, "processor_stickycheck_drain_traces_kept", nil))
 	assert.EqualValues(t, len(held), leaving.sum(t, "processor_stickycheck_drain_spans_received", nil))
 }
-
