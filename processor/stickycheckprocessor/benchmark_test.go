@@ -92,13 +92,16 @@ func ownedBatchOf(all []pcommon.TraceID, members []string, self string, n, spans
 
 // startAuditBench starts a replica of a ring of 10 with the audit on and a
 // table of maxTraces, and fills it with prefill other traces.
-func startAuditBench(b *testing.B, maxTraces, prefill int) (*stickyCheck, []string) {
+func startAuditBench(b *testing.B, maxTraces, prefill int, edits ...func(*Config)) (*stickyCheck, []string) {
 	ten := make([]string, 10)
 	for i := range ten {
 		ten[i] = fmt.Sprintf("127.0.56.%d:4317", i+1)
 	}
 	cfg := auditConfig(ten[3], ten)
 	cfg.Audit.Get().MaxTraces = maxTraces
+	for _, edit := range edits {
+		edit(cfg)
+	}
 	set := processortest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = componenttest.NewNopTelemetrySettings()
 	sc, err := newStickyCheck(set, cfg)
@@ -223,7 +226,8 @@ func BenchmarkOwnerCache(b *testing.B) {
 // spans of 64-bit trace IDs, all tracked already, in a table of a million
 // holding 500,000 others; 100 different batches take turns. Per span.
 func BenchmarkHotPath64BitIDs(b *testing.B) {
-	sc, ten := startAuditBench(b, 1_000_000, 500_000)
+	sc, ten := startAuditBench(b, 1_000_000, 500_000, func(c *Config) { c.Forward.Enabled = true })
+	require.NotNil(b, sc.fwd, "forwarding on")
 	ctx := context.Background()
 	batches := make([]ptrace.Traces, 100)
 	for i := range batches {
@@ -243,4 +247,5 @@ func BenchmarkHotPath64BitIDs(b *testing.B) {
 	spans := float64(batches[0].SpanCount())
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spans, "ns/span")
 	b.ReportMetric(testing.AllocsPerRun(10, func() { _, _ = sc.processTraces(ctx, batches[0]) })/spans, "allocs/span")
+	require.Zero(b, sc.fwd.queued.Load(), "steady state forwards nothing")
 }

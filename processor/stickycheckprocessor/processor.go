@@ -204,6 +204,11 @@ func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, forwardedIn
 			}
 		}
 	}
+	if forwardedIn && p.draining.Load() {
+		// Left the ring: it owns nothing, and what peers forward while it
+		// drains is what it holds, not misrouted.
+		b.misrouted = [numReasons]int{}
+	}
 	p.metrics.checked(ctx, b.checked, &b.misrouted, p.cfg.Action == ActionDrop)
 	if p.audit != nil {
 		p.audit.finish(ctx, b)

@@ -54,6 +54,10 @@ func TestComposeTopology(t *testing.T) {
 		"SAMPLING_PERCENTAGE": "100",
 		"DECISION_WAIT":       decisionWait.String(),
 		"STICKYCHECK_GRACE":   grace.String(),
+		// The scale test measures the audit against the sink, forwarding off
+		// (the shipped default: not yet whole in compose, see the stickycheck
+		// README, "Forwarding").
+		"STICKYCHECK_FORWARD": "false",
 		// The compose file's default: covers the stop budget (README, "Stop
 		// sequence"), the disk queue's drain included.
 		"GATEWAY_STOP_GRACE": "45s",

@@ -26,7 +26,9 @@ func TestStickycheckCountsExactlyTheSpansThatBypassTheRing(t *testing.T) {
 		spansPerTrace = 2
 		bypassed      = 300
 	)
-	run := testbed.StartTopology(t, "127.0.3", 3, map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"})
+	// The audit alone: forwarding (on in the shipped config) would keep these
+	// traces whole; TestStickycheckForwardsTheSpansThatBypassTheRing shows it.
+	run := testbed.StartTopology(t, "127.0.3", 3, map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s", "STICKYCHECK_FORWARD": "false"})
 	ctx := context.Background()
 	agent, err := testbed.NewSender(run.Agent.Addr(localtopo.PortOTLPGRPC))
 	require.NoError(t, err)
