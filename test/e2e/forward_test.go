@@ -13,14 +13,14 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 )
 
-// Ring disagreement, with forwarding on as shipped: one-span traces sent
+// Ring disagreement, with forwarding on (STICKYCHECK_FORWARD=true): one-span traces sent
 // straight to every gateway (as apps or agents of another ring would) are
 // forwarded once, to their owner. Counted at the sink by trace: every trace
 // reaches it from one gateway, none is lost or duplicated; traces_split is
 // 0, and the spans forwarded equal the spans misrouted.
 func TestStickycheckForwardsTheSpansThatBypassTheRing(t *testing.T) {
 	const traces = 300
-	run := testbed.StartTopology(t, "127.0.4", 3, map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"})
+	run := testbed.StartTopology(t, "127.0.4", 3, map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s", "STICKYCHECK_FORWARD": "true"})
 	ctx := context.Background()
 	ids := testbed.TraceIDs(14, traces)
 	for i, gw := range run.Gateways {
