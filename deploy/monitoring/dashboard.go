@@ -175,7 +175,13 @@ var Rows = []Row{
 // datasource is every query's data source: the dashboard's variable.
 var datasource = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
 
-// Dashboard builds the dashboard with the Grafana foundation SDK.
+// Dashboard builds the dashboard with the Grafana foundation SDK, in the
+// classic dashboard JSON model: the one Grafana's Import, its HTTP API
+// (/api/dashboards/db) and the dashboard sidecar take in every supported
+// release. The SDK marks it deprecated for dashboardv2, which only Grafana
+// 12's new dashboards API reads.
+//
+//nolint:staticcheck // SA1019: the v1 model on purpose (above).
 func Dashboard() (dashboard.Dashboard, error) {
 	b := dashboard.NewDashboardBuilder("otelcol-tiered: the tier").
 		Uid(DashboardUID).

@@ -374,7 +374,7 @@ func monitoringOnPrometheus(t *testing.T, s *stack) {
 }
 
 // startRogueGateway runs one more gateway on the stack's network, from the
-// same image, command and environment as like, but with a static ring of
+// same image, command, environment and bind mounts as like, but with a static ring of
 // members; its OTLP and metrics ports are published on loopback. It is
 // removed when the test ends.
 func startRogueGateway(t *testing.T, like testbed.Container, members []string) testbed.Container {
@@ -387,6 +387,9 @@ func startRogueGateway(t *testing.T, like testbed.Container, members []string) t
 			Env []string
 			Cmd []string
 		}
+		HostConfig struct {
+			Binds []string
+		}
 		NetworkSettings struct {
 			Networks map[string]struct{}
 		}
@@ -398,6 +401,10 @@ func startRogueGateway(t *testing.T, like testbed.Container, members []string) t
 	for n := range raw[0].NetworkSettings.Networks {
 		args = append(args, "--network", n)
 		break
+	}
+	// The same files (a token file, should the gateways read one).
+	for _, b := range raw[0].HostConfig.Binds {
+		args = append(args, "-v", b)
 	}
 	for _, e := range raw[0].Config.Env {
 		if strings.HasPrefix(e, "GATEWAY_RESOLVER=") {
