@@ -416,3 +416,68 @@ func tallyLoadgen(got map[pcommon.TraceID][]testbed.SinkSpan, ids []pcommon.Trac
 	}
 	return lost, dup
 }
+
+// Issue 15, part 5: what an agent loses when it stops or is killed right
+// after it accepted a burst. Its load-balancing queue is in memory: a stop
+// (SIGTERM) drains it to the gateways; a kill loses what its batch and queue
+// held. The test asserts the stop and measures the kill.
+func TestAgentStoppedOrKilledAfterABurst(t *testing.T) {
+	const traces, spans = 2000, 5
+	topo, err := localtopo.Plan(localtopo.Options{
+		Net: "127.0.157", Gateways: 1, ConfigDir: filepath.Join(testbed.RepoRoot(), "configs"), WorkDir: t.TempDir(),
+		Env: map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, localtopo.CheckPortsFree(topo.Members()))
+	startMember(t, topo.Sink)
+	startMember(t, topo.Gateways[0])
+
+	burst := func(seed uint64, stop func(*localtopo.Process)) (lost, dup int) {
+		agent := startMember(t, topo.Agent)
+		ids := sendTraces(t, topo.Agent.Addr(localtopo.PortOTLPGRPC), seed, traces, spans, 100)
+		stop(agent)
+		time.Sleep(5 * time.Second) // decision_wait, batch and export behind the gateway
+		return tally(readSink(t, topo.SinkFile), ids, spans)
+	}
+	lostStop, dupStop := burst(1570, func(p *localtopo.Process) { stopAndWait(t, p, 30*time.Second) })
+	lostKill, dupKill := burst(1571, func(p *localtopo.Process) { p.Kill() })
+	t.Logf("agent after a burst of %d spans: SIGTERM lost %d, duplicated %d; SIGKILL lost %d, duplicated %d",
+		traces*spans, lostStop, dupStop, lostKill, dupKill)
+	assert.Zero(t, lostStop, "a stopping agent drains its in-memory queue to the gateways")
+}
+
+// Issue 15, part 5, the opt-in: with configs/overlays/agent-persistent-queue.yaml an
+// agent killed right after a burst sends it when it starts again with the
+// same queue directory.
+func TestAgentWithPersistentQueueKilledAfterABurstDeliversOnRestart(t *testing.T) {
+	const traces, spans = 2000, 5
+	topo, err := localtopo.Plan(localtopo.Options{
+		Net: "127.0.158", Gateways: 1, ConfigDir: filepath.Join(testbed.RepoRoot(), "configs"), WorkDir: t.TempDir(),
+		Env: map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, localtopo.CheckPortsFree(topo.Members()))
+	startMember(t, topo.Sink)
+	startMember(t, topo.Gateways[0])
+	agent := topo.Agent
+	agent.Overlays = []string{filepath.Join(testbed.RepoRoot(), "configs", "overlays", "agent-persistent-queue.yaml")}
+	agent.Env["AGENT_QUEUE_DIR"] = filepath.Join(t.TempDir(), "agent-queue")
+
+	p := startMember(t, agent)
+	ids := sendTraces(t, agent.Addr(localtopo.PortOTLPGRPC), 1580, traces, spans, 100)
+	p.Kill()
+	startMember(t, agent)
+	var lost, dup int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lost, dup = tally(readSink(t, topo.SinkFile), ids, spans)
+		if lost == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	lost, dup = tally(readSink(t, topo.SinkFile), ids, spans)
+	t.Logf("agent with a persistent queue, SIGKILL after a burst of %d spans, restarted: lost %d, duplicated %d", traces*spans, lost, dup)
+	assert.Zero(t, lost, "every span the agent accepted is sent after its restart")
+}
