@@ -18,7 +18,7 @@ func TestStopBudgetOfTheShippedGateway(t *testing.T) {
 		sources = append(sources, s.Source)
 	}
 	want := []string{"preStop", "tail_sampling::decision_wait", "batch::timeout", "exportguard::drain::timeout", "exporter timeout"}
-	if hasForward(c) { // issue 14's forward block, once merged
+	if forwardOn(c) { // forwarding is opt-in (STICKYCHECK_FORWARD)
 		want = append(want[:1], append([]string{"stickycheck::forward::drain"}, want[1:]...)...)
 	}
 	assert.Equal(t, want, sources)
@@ -26,9 +26,14 @@ func TestStopBudgetOfTheShippedGateway(t *testing.T) {
 	t.Logf("gateway stop budget: %s", b)
 }
 
-func hasForward(c *Config) bool {
+// forwardOn tells whether a stickycheck of c forwards (and so drains).
+func forwardOn(c *Config) bool {
 	for _, u := range c.used(TypeStickycheck) {
-		if _, ok := c.Processors[u.id]["forward"]; ok {
+		fwd, ok := asMap(c.Processors[u.id]["forward"])
+		if !ok {
+			continue
+		}
+		if on, ok := boolOf(fwd["enabled"]); !ok || on {
 			return true
 		}
 	}
