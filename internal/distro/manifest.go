@@ -1,0 +1,112 @@
+package distro
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Manifest is an ocb manifest (builder-config.yaml rendered with its
+// versions), kept as a YAML document so that its comments pass on to the
+// tier manifests.
+type Manifest struct {
+	root *yaml.Node // the document's top-level mapping
+}
+
+// ParseManifest reads an ocb manifest.
+func ParseManifest(data []byte) (*Manifest, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("manifest: want a YAML mapping")
+	}
+	m := &Manifest{root: doc.Content[0]}
+	if value(m.root, "dist") == nil {
+		return nil, errors.New("manifest: dist: missing")
+	}
+	for _, key := range []string{"name", "output_path", "module"} {
+		if v := value(value(m.root, "dist"), key); v == nil || v.Value == "" {
+			return nil, fmt.Errorf("manifest: dist::%s: missing", key)
+		}
+	}
+	return m, nil
+}
+
+// Tier renders the manifest of one tier: dist's name, module and output path
+// suffixed with "-<tier>", and of each kind only the entries whose gomod is
+// in mods[kind]. Everything else (providers, replaces, build tags, versions)
+// is the manifest's own. header becomes the document's first comment.
+func (m *Manifest) Tier(tier, header string, mods map[string]map[string]bool) ([]byte, error) {
+	var clone yaml.Node
+	raw, err := yaml.Marshal(m.root)
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(raw, &clone); err != nil {
+		return nil, err
+	}
+	root := clone.Content[0]
+	dist := value(root, "dist")
+	for _, key := range []string{"name", "output_path", "module"} {
+		v := value(dist, key)
+		v.Value += "-" + tier
+	}
+	if d := value(dist, "description"); d != nil {
+		d.Value += " (" + tier + " tier)"
+	}
+	for _, kind := range Kinds {
+		list := value(root, kind)
+		if list == nil || list.Kind != yaml.SequenceNode {
+			continue
+		}
+		var keep []*yaml.Node
+		for i, entry := range list.Content {
+			gomod := value(entry, "gomod")
+			if gomod == nil {
+				return nil, fmt.Errorf("manifest: %s[%d]: gomod: missing", kind, i)
+			}
+			if mods[kind][gomod.Value] {
+				keep = append(keep, entry)
+			}
+		}
+		list.Content = keep
+		if len(keep) == 0 {
+			// ocb wants no empty list; an absent kind is an empty one.
+			removeKey(root, kind)
+		}
+	}
+	root.HeadComment = header
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// value returns the value of key in a mapping node, or nil.
+func value(mapping *yaml.Node, key string) *yaml.Node {
+	if mapping == nil || mapping.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		if mapping.Content[i].Value == key {
+			return mapping.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func removeKey(mapping *yaml.Node, key string) {
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		if mapping.Content[i].Value == key {
+			mapping.Content = append(mapping.Content[:i], mapping.Content[i+2:]...)
+			return
+		}
+	}
+}
