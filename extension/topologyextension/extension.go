@@ -114,7 +114,7 @@ func (t *topology) NotifyConfigSnapshot(ctx context.Context, snap extensioncapab
 	if eff == nil {
 		return nil
 	}
-	conf, err := tierrules.Parse(eff.ToStringMap())
+	conf, err := tierrules.ParseEffective(eff.ToStringMap())
 	if err != nil {
 		t.logger.Error("cannot read the effective configuration: no rule check", zap.Error(err))
 		return nil
