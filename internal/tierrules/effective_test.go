@@ -28,3 +28,15 @@ func TestEffectiveConfigReadsAnEmptyAuditAsOff(t *testing.T) {
 	_, on = stickycheckAudit(eff.Processors["stickycheck"])
 	assert.False(t, on, "an effective config's empty audit is an audit that is off")
 }
+
+// An effective configuration holds the components' own types: the rules read
+// memory_limiter's limit_mib (a uint32) as a file's int.
+func TestIntOfReadsTheComponentsOwnIntegerTypes(t *testing.T) {
+	for _, v := range []any{int(256), int32(256), uint32(256), int64(256), uint64(256), uint16(256), float32(256), float64(256), "256"} {
+		n, ok := intOf(v)
+		assert.True(t, ok, "%T", v)
+		assert.EqualValues(t, 256, n, "%T", v)
+	}
+	_, ok := intOf(true)
+	assert.False(t, ok)
+}

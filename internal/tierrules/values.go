@@ -54,6 +54,22 @@ func intOf(v any) (int64, bool) {
 		return int64(n), true
 	case uint:
 		return int64(n), true
+	// An effective configuration holds the components' own types
+	// (memory_limiter's limit_mib is a uint32).
+	case int32:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case uint8:
+		return int64(n), true
+	case float32:
+		return int64(n), true
 	case float64:
 		return int64(n), true
 	case string:
