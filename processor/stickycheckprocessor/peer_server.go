@@ -101,32 +101,13 @@ func (s *peerServer) shutdown(ctx context.Context) error {
 // handleReports decodes one message and applies its reports. Every
 // rejection is answered with a 4xx naming the problem and counted.
 func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != wire.ReportsContentType {
-		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.ReportsContentType))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxReportsMessageLen+1))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
-		return
-	case err != nil:
-		reason, status := readError(err)
-		s.reject(w, reason, status, "reading body: "+err.Error())
-		return
-	case len(body) > wire.MaxReportsMessageLen:
-		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", wire.MaxReportsMessageLen))
+	body, ok := s.readMessage(w, r, wire.ReportsContentType, wire.MaxReportsMessageLen)
+	if !ok {
 		return
 	}
 	m, err := wire.DecodeReports(body)
 	if err != nil {
-		reason := wire.Reason(err)
-		status := http.StatusBadRequest
-		if reason == wire.RejectOversized {
-			status = http.StatusRequestEntityTooLarge
-		}
-		s.reject(w, reason, status, protocolDetail(err))
+		s.rejectMessage(w, err)
 		return
 	}
 	s.metrics.reportsReceived(r.Context(), len(m.Reports))
@@ -138,29 +119,13 @@ func (s *peerServer) handleReports(w http.ResponseWriter, r *http.Request) {
 // here. Rejections are answered with a 4xx and counted; a next consumer
 // that refuses the spans gets a 503, and the sender processes them itself.
 func (s *peerServer) handleSpans(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != wire.SpansContentType {
-		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, wire.SpansContentType))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxSpansMessageLen+1))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
-		return
-	case err != nil:
-		reason, status := readError(err)
-		s.reject(w, reason, status, "reading body: "+err.Error())
+	body, ok := s.readMessage(w, r, wire.SpansContentType, wire.MaxSpansMessageLen)
+	if !ok {
 		return
 	}
 	m, err := wire.DecodeSpans(body)
 	if err != nil {
-		reason := wire.Reason(err)
-		status := http.StatusBadRequest
-		if reason == wire.RejectOversized {
-			status = http.StatusRequestEntityTooLarge
-		}
-		s.reject(w, reason, status, protocolDetail(err))
+		s.rejectMessage(w, err)
 		return
 	}
 	if err := s.onSpans(r.Context(), m.Traces); err != nil {
@@ -168,6 +133,41 @@ func (s *peerServer) handleSpans(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// readMessage reads the body of a message of contentType, at most maxLen
+// bytes; a wrong content type, a body too large, cut off or too slow is
+// rejected (answered and counted) and ok is false.
+func (s *peerServer) readMessage(w http.ResponseWriter, r *http.Request, contentType string, maxLen int) (body []byte, ok bool) {
+	if ct := r.Header.Get("Content-Type"); ct != contentType {
+		s.reject(w, rejectUnsupportedMediaType, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q, want %q", ct, contentType))
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxLen)+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
+		return nil, false
+	case err != nil:
+		reason, status := readError(err)
+		s.reject(w, reason, status, "reading body: "+err.Error())
+		return nil, false
+	case len(body) > maxLen:
+		s.reject(w, wire.RejectOversized, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxLen))
+		return nil, false
+	}
+	return body, true
+}
+
+// rejectMessage answers a message the wire decoder refused, with its reason.
+func (s *peerServer) rejectMessage(w http.ResponseWriter, err error) {
+	reason := wire.Reason(err)
+	status := http.StatusBadRequest
+	if reason == wire.RejectOversized {
+		status = http.StatusRequestEntityTooLarge
+	}
+	s.reject(w, reason, status, protocolDetail(err))
 }
 
 func (s *peerServer) reject(w http.ResponseWriter, reason string, status int, msg string) {
