@@ -1,10 +1,8 @@
 package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor"
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -194,19 +192,7 @@ func (f *forwarder) send(url string, td ptrace.Traces, buf *[]byte) (outcome int
 }
 
 func (f *forwarder) post(url string, body []byte) (status int, detail string, err error) {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", wire.SpansContentType)
-	resp, err := f.http.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, string(bytes.TrimSpace(msg)), nil
+	return postPeer(context.Background(), f.http, url, wire.SpansContentType, body)
 }
 
 // takeSpans moves whole resource spans from td into a new Traces until it

@@ -295,12 +295,19 @@ func (c *peerClient) send(ctx context.Context, member string, gen uint64, report
 }
 
 func (c *peerClient) post(ctx context.Context, url string, body []byte) (status int, detail string, err error) {
+	return postPeer(ctx, c.http, url, wire.ReportsContentType, body)
+}
+
+// postPeer sends one message to a peer's server and returns its status and
+// the start of its answer (what a refusal says); the rest of the answer is
+// drained, at most 64 KiB, so that the connection is reused.
+func postPeer(ctx context.Context, client *http.Client, url, contentType string, body []byte) (status int, detail string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", wire.ReportsContentType)
-	resp, err := c.http.Do(req)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
