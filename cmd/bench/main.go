@@ -78,8 +78,8 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	fs.IntVar(&o.Tries, "tries", o.Tries, "tries of the sustained-rate search")
 	fs.Float64Var(&o.Step, "step", o.Step, "each try's target over the last one's")
 	fs.Float64Var(&o.FixedRate, "rate", o.FixedRate, "the common rate, spans/s")
-	fs.IntVar(&o.Reps, "reps", o.Reps, "repetitions of the alternating cost ratios")
-	fs.DurationVar(&o.RatioDuration, "ratio-duration", o.RatioDuration, "each window of the cost ratios")
+	fs.IntVar(&o.Reps, "reps", o.Reps, "repetitions of the alternating ratios")
+	fs.DurationVar(&o.RatioDuration, "ratio-duration", o.RatioDuration, "each window of the ratios holds rate × this many spans")
 	fs.IntVar(&o.MemSteps, "mem-steps", o.MemSteps, "steps of the tail-sampling memory measurement")
 	fs.IntVar(&o.MemTraces, "mem-traces", o.MemTraces, "traces per memory step")
 	fs.IntVar(&o.ProfileSeconds, "profile-seconds", o.ProfileSeconds, "CPU profile length of the gateway at its highest rate")
@@ -91,6 +91,7 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	fs.IntVar(&o.Conns, "conns", o.Conns, "generator: connections")
 	fs.IntVar(&o.Inflight, "inflight", o.Inflight, "generator: requests in flight per connection")
 	only := fs.String("only", "", "comma-separated configurations of the table (default all): "+names())
+	pairs := fs.String("pairs", "", "comma-separated ratios to take (default all): "+pairNames())
 	skip := fs.String("skip", "", "comma-separated parts to skip: table, ratios, memory, profile, micro")
 	render := fs.String("render", "", "measure nothing: rewrite the report from this results.json (of an earlier run)")
 	if err := fs.Parse(args); err != nil {
@@ -104,7 +105,7 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	if fs.NArg() > 0 {
 		return o, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o.Only, o.Skip = list(*only), list(*skip)
+	o.Only, o.Pairs, o.Skip = list(*only), list(*pairs), list(*skip)
 	return o, *render, o.Validate()
 }
 
@@ -122,6 +123,14 @@ func names() string {
 	var n []string
 	for _, s := range bench.Scenarios() {
 		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func pairNames() string {
+	var n []string
+	for _, p := range bench.Pairs {
+		n = append(n, p.Name)
 	}
 	return strings.Join(n, ", ")
 }

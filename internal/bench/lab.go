@@ -110,6 +110,11 @@ func (l *Lab) start(ctx context.Context, s Scenario, name, host string, cpu int,
 		return nil, err
 	}
 	env := l.env(s, name, host)
+	goEnv, err := s.GoEnv(l.opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(env, goEnv)
 	maps.Copy(env, s.Env)
 	maps.Copy(env, extra)
 	m := localtopo.Member{

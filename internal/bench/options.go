@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
@@ -38,7 +39,8 @@ type Options struct {
 	Step  float64
 	// FixedRate in spans/s, common to every configuration.
 	FixedRate float64
-	// Reps of the alternating cost-ratio measurement, each window RatioDuration.
+	// Reps of the alternating ratios, each window FixedRate × RatioDuration
+	// spans.
 	Reps          int
 	RatioDuration time.Duration
 	// MemSteps of MemTraces traces each for the tail-sampling memory figure.
@@ -53,6 +55,8 @@ type Options struct {
 	Conns, Inflight int
 	// Only limits the table to these configurations (empty: all).
 	Only []string
+	// Pairs limits the ratios to these (empty: all of bench.Pairs).
+	Pairs []string
 	// Skip parts: "table", "ratios", "memory", "profile", "micro".
 	Skip []string
 	// Readme, when set, is the README whose bench markers receive the table.
@@ -70,7 +74,7 @@ func DefaultOptions() Options {
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
 		Tries: 3, Step: 0.9,
 		FixedRate: 20_000,
-		Reps:      5, RatioDuration: 30 * time.Second,
+		Reps:      5, RatioDuration: 15 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,
 		ProfileSeconds: 20,
 		MicroCount:     6,
@@ -118,8 +122,13 @@ func (o Options) Validate() error {
 		errs = append(errs, err)
 	}
 	for _, n := range o.Only {
-		if _, ok := ScenarioByName(n); !ok {
+		if !slices.ContainsFunc(Scenarios(), func(s Scenario) bool { return s.Name == n }) {
 			errs = append(errs, fmt.Errorf("only: no configuration %q", n))
+		}
+	}
+	for _, n := range o.Pairs {
+		if _, ok := PairByName(n); !ok {
+			errs = append(errs, fmt.Errorf("pairs: no ratio %q", n))
 		}
 	}
 	for _, s := range o.Skip {

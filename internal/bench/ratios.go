@@ -2,119 +2,241 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 )
 
-// CostRatio is the CPU per span of a configuration over its baseline's,
-// measured in alternation in one run.
-type CostRatio struct {
-	Name     string    `json:"name"`
-	Baseline string    `json:"baseline"`
-	Median   float64   `json:"median"`
-	Min      float64   `json:"min"`
-	Max      float64   `json:"max"`
-	PerRep   []float64 `json:"per_rep"`
-	// Target is the most the ratio may be (1.03: 3 % more CPU per span).
-	Target float64 `json:"target"`
+// Kinds of ratio. A cost ratio is CPU per span over the baseline's (at most
+// Target); a speed ratio spans per CPU-second over the baseline's (at least
+// Target); a self ratio puts a configuration against a second instance of
+// itself, and its spread (at most Target) is what the instrument resolves.
+const (
+	KindCost  = "cost"
+	KindSpeed = "speed"
+	KindSelf  = "self"
+)
+
+// Pair is one ratio of the alternating measurement: two collectors running
+// side by side, loaded one at a time, the order swapped every repetition
+// (A B, B A, A B, …), each window the same number of spans.
+type Pair struct {
+	// Name is the ratio's short name; What says what it measures.
+	Name, What string
+	// Config and Baseline are scenario names (the same for a self ratio).
+	Config, Baseline string
+	Kind             string
+	// Target bounds the median (cost, speed) or the spread (self); 0: none,
+	// the ratio is reported.
+	Target float64
 }
 
-// Ratios is the alternating measurement of our components' cost.
+// Pairs are the ratios `make bench` takes, the self ratio first: it says
+// what the others can resolve.
+var Pairs = []Pair{
+	{Name: "self", What: "the shipped gateway against a second instance of itself", Config: "gateway", Baseline: "gateway", Kind: KindSelf, Target: 0.05},
+	{Name: "vs-seed", What: "the shipped gateway against the seed's, sampling 100 %", Config: "gateway", Baseline: "seed-gateway", Kind: KindSpeed, Target: 1.5},
+	{Name: "vs-seed-sampled", What: "the shipped gateway against the seed's, sampling 1 % as shipped", Config: "gateway-sampled", Baseline: "seed-gateway-sampled", Kind: KindSpeed, Target: 1.2},
+	{Name: "gc", What: "the shipped gateway's GOGC and GOMEMLIMIT against the Go defaults", Config: "gateway", Baseline: "gateway-default-gc", Kind: KindSpeed},
+	{Name: "stickycheck", What: "stickycheck's check: with it over without it", Config: "gateway-stickycheck", Baseline: "gateway-nostickycheck", Kind: KindCost, Target: 1.03},
+	{Name: "audit", What: "the split-trace audit: with it over stickycheck without it", Config: "gateway", Baseline: "gateway-stickycheck", Kind: KindCost, Target: 1.03},
+}
+
+// PairByName finds a pair of Pairs.
+func PairByName(name string) (Pair, bool) {
+	for _, p := range Pairs {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Pair{}, false
+}
+
+// Ratio is one pair's result.
+type Ratio struct {
+	Pair
+	// PerRep is the ratio of each repetition; Median, Min and Max over them;
+	// Spread is (Max − Min) ÷ Median.
+	PerRep []float64 `json:"per_rep"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Spread float64   `json:"spread"`
+	// Windows of the configuration and of the baseline, in the order taken.
+	Windows         []Window `json:"windows"`
+	BaselineWindows []Window `json:"baseline_windows"`
+	// Failed says why the pair was not measured.
+	Failed string `json:"failed,omitempty"`
+}
+
+// Met says whether the ratio meets its target (true when it has none).
+func (r Ratio) Met() bool {
+	switch {
+	case r.Target == 0 || r.Failed != "":
+		return r.Target == 0 && r.Failed == ""
+	case r.Kind == KindSelf:
+		return r.Spread <= r.Target
+	case r.Kind == KindSpeed:
+		return r.Median >= r.Target
+	default:
+		return r.Median <= r.Target
+	}
+}
+
+// Ratios is the alternating measurement.
 type Ratios struct {
-	Rate    float64 `json:"rate"`
-	Seconds float64 `json:"seconds_per_window"`
-	Reps    int     `json:"reps"`
-	// Windows per configuration, in the order taken.
-	Windows map[string][]Window `json:"windows"`
-	Ratios  []CostRatio         `json:"ratios"`
+	Rate float64 `json:"rate"`
+	// Spans in every window.
+	Spans  int64   `json:"spans_per_window"`
+	Reps   int     `json:"reps"`
+	Ratios []Ratio `json:"ratios"`
 }
 
-const costTarget = 1.03
-
-// costPairs are the ratios taken: each component's configuration over the
-// same without it.
-var costPairs = []struct{ name, baseline string }{
-	{"gateway-stickycheck", "gateway-nostickycheck"}, // stickycheck's check
-	{"gateway", "gateway-stickycheck"},               // the split-trace audit
+// value is the ratio of one repetition from the two windows' CPU per span.
+func (p Pair) value(cfg, base Window) float64 {
+	if p.Kind == KindSpeed {
+		return base.CPUPerMillion / cfg.CPUPerMillion
+	}
+	return cfg.CPUPerMillion / base.CPUPerMillion
 }
 
-// costRatios runs the gateway without stickycheck, with it, and with the
-// audit side by side on the collector CPU, loading one at a time, in an
-// order that alternates every repetition, and takes for each repetition
-// the ratios of CPU per span of costPairs.
+// costRatios measures every pair the options ask for, one pair at a time.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
-	names := []string{"gateway-nostickycheck", "gateway-stickycheck", "gateway"}
-	res := Ratios{Rate: l.opts.FixedRate, Seconds: l.opts.RatioDuration.Seconds(), Reps: l.opts.Reps, Windows: map[string][]Window{}}
-	var running []*collector
-	defer func() {
-		for _, c := range running {
-			c.stop()
+	spans := int64(l.opts.FixedRate * l.opts.RatioDuration.Seconds())
+	res := Ratios{Rate: l.opts.FixedRate, Spans: spans, Reps: l.opts.Reps}
+	for _, p := range Pairs {
+		if len(l.opts.Pairs) > 0 && !slices.Contains(l.opts.Pairs, p.Name) {
+			continue
 		}
-	}()
-	for i, n := range names {
-		s, _ := ScenarioByName(n)
-		c, err := l.start(ctx, s, "ratio-"+n, l.host(10+i), l.opts.CollectorCPU, nil)
+		r, err := l.measurePair(ctx, p, spans)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
 		if err != nil {
-			return res, err
+			r.Failed = err.Error()
+			l.logf("ratio %s failed: %v", p.Name, err)
 		}
-		running = append(running, c)
-	}
-	for rep := range l.opts.Reps {
-		order := slices.Clone(running)
-		if rep%2 == 1 {
-			slices.Reverse(order)
-		}
-		cpu := map[string]float64{}
-		for _, c := range order {
-			if err := l.warm(ctx, c, l.opts.FixedRate); err != nil {
-				return res, err
-			}
-			w, err := l.window(ctx, c, l.opts.FixedRate, l.opts.RatioDuration)
-			if err != nil {
-				return res, err
-			}
-			res.Windows[c.scenario.Name] = append(res.Windows[c.scenario.Name], w)
-			cpu[c.scenario.Name] = w.CPUPerMillion
-			l.logf("ratios rep %d/%d %s: %s", rep+1, l.opts.Reps, c.scenario.Name, describe(w))
-		}
-		for _, p := range costPairs {
-			res.add(p.name, p.baseline, cpu[p.name]/cpu[p.baseline])
-		}
-	}
-	for i := range res.Ratios {
-		r := &res.Ratios[i]
-		if len(r.PerRep) > 0 {
-			r.Median, r.Min, r.Max = median(r.PerRep), slices.Min(r.PerRep), slices.Max(r.PerRep)
-		}
+		res.Ratios = append(res.Ratios, r)
 	}
 	return res, nil
 }
 
-func (r *Ratios) add(name, baseline string, v float64) {
-	for i := range r.Ratios {
-		if r.Ratios[i].Name == name {
-			r.Ratios[i].PerRep = append(r.Ratios[i].PerRep, v)
-			return
-		}
-	}
-	r.Ratios = append(r.Ratios, CostRatio{Name: name, Baseline: baseline, Target: costTarget, PerRep: []float64{v}})
-}
-
-// Quietest is the ratio of the configurations' lowest CPU per span over the
-// repetitions: interference (GC pacing, other processes) only ever adds CPU,
-// so each configuration's quietest window is its cost with the least of it.
-func (r *Ratios) Quietest(name, baseline string) (float64, bool) {
-	lowest := func(n string) float64 {
-		v := 0.0
-		for i, w := range r.Windows[n] {
-			if i == 0 || w.CPUPerMillion < v {
-				v = w.CPUPerMillion
+// measurePair starts the pair's two collectors, warms each with one window
+// that is not counted (maps, the queue's file and the heap reach their
+// size), and takes Reps repetitions in alternating order.
+func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, error) {
+	r := Ratio{Pair: p}
+	var both [2]*collector
+	defer func() {
+		for _, c := range both {
+			if c != nil {
+				c.stop()
 			}
 		}
-		return v
+	}()
+	for i, name := range []string{p.Config, p.Baseline} {
+		s, ok := ScenarioByName(name)
+		if !ok {
+			return r, fmt.Errorf("pair %s: no configuration %q", p.Name, name)
+		}
+		c, err := l.start(ctx, s, fmt.Sprintf("ratio-%s-%d", p.Name, i), l.host(10+i), l.opts.CollectorCPU, nil)
+		if err != nil {
+			return r, err
+		}
+		both[i] = c
 	}
-	a, b := lowest(name), lowest(baseline)
-	if a <= 0 || b <= 0 {
-		return 0, false
+	for _, c := range both {
+		if _, err := l.spansWindow(ctx, c, l.opts.FixedRate, spans); err != nil {
+			return r, err
+		}
 	}
-	return a / b, true
+	for rep := range l.opts.Reps {
+		order := []int{0, 1}
+		if rep%2 == 1 {
+			order = []int{1, 0}
+		}
+		var w [2]Window
+		for _, i := range order {
+			got, err := l.spansWindow(ctx, both[i], l.opts.FixedRate, spans)
+			if err != nil {
+				return r, err
+			}
+			if !got.OK {
+				return r, fmt.Errorf("%s, rep %d: %s", both[i].proc.Member().Name, rep+1, got.Why)
+			}
+			w[i] = got
+			l.logf("ratio %s rep %d/%d %s (%s): %s", p.Name, rep+1, l.opts.Reps, both[i].proc.Member().Name, both[i].scenario.Name, describe(got))
+		}
+		r.Windows = append(r.Windows, w[0])
+		r.BaselineWindows = append(r.BaselineWindows, w[1])
+		r.PerRep = append(r.PerRep, p.value(w[0], w[1]))
+	}
+	r.summarise()
+	l.logf("ratio %s: median %.3f, spread %.1f %% (%.3f – %.3f)", p.Name, r.Median, 100*r.Spread, r.Min, r.Max)
+	return r, nil
+}
+
+func (r *Ratio) summarise() {
+	if len(r.PerRep) == 0 {
+		return
+	}
+	r.Median, r.Min, r.Max = median(r.PerRep), slices.Min(r.PerRep), slices.Max(r.PerRep)
+	if r.Median > 0 {
+		r.Spread = (r.Max - r.Min) / r.Median
+	}
+}
+
+// Markdown is the ratios' section of the report.
+func (rt *Ratios) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio runs two collectors side by side on the collector CPU and loads one at a time, in pairs whose order swaps every repetition (A B, B A, …), %d repetitions. Every window sends the same %s spans at %s spans/s and counts the collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. One window of each collector before the first repetition is not counted. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median.\n\n",
+		rt.Reps, count(float64(rt.Spans)), count(rt.Rate))
+	b.WriteString("| ratio | what | median | spread | min – max | per repetition | target |\n|---|---|--:|--:|--:|---|--:|\n")
+	for _, r := range rt.Ratios {
+		if r.Failed != "" {
+			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | |\n", r.Name, r.What, strings.ReplaceAll(r.Failed, "|", "/"))
+			continue
+		}
+		var per []string
+		for _, v := range r.PerRep {
+			per = append(per, fmt.Sprintf("%.3f", v))
+		}
+		target := "–"
+		switch {
+		case r.Target == 0:
+		case r.Kind == KindSelf:
+			target = fmt.Sprintf("spread ≤ %.0f %%", 100*r.Target)
+		case r.Kind == KindSpeed:
+			target = fmt.Sprintf("≥ %.2f", r.Target)
+		default:
+			target = fmt.Sprintf("≤ %.2f", r.Target)
+		}
+		if r.Target != 0 {
+			if r.Met() {
+				target += " ✓"
+			} else {
+				target += " ✗"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f %% | %.3f – %.3f | %s | %s |\n", r.Name, r.What, r.Median, 100*r.Spread, r.Min, r.Max, strings.Join(per, ", "), target)
+	}
+	b.WriteString("\nRSS at the end of each window, median over the repetitions:\n\n| ratio | configuration | RSS | baseline | RSS |\n|---|---|--:|---|--:|\n")
+	for _, r := range rt.Ratios {
+		if r.Failed != "" {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Name, r.Config, mibs(medianRSS(r.Windows)), r.Baseline, mibs(medianRSS(r.BaselineWindows)))
+	}
+	return b.String()
+}
+
+func medianRSS(ws []Window) int64 {
+	v := make([]float64, len(ws))
+	for i, w := range ws {
+		v[i] = float64(w.RSS)
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return int64(median(v))
 }

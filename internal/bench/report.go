@@ -135,31 +135,9 @@ func (r *Results) Markdown() string {
 	b.WriteString(r.SizingTable())
 
 	if rt := r.Ratios; rt != nil {
-		fmt.Fprintf(&b, "\n## Cost of our components\n\nCPU per span of each configuration over the same without the component (stickycheck's check: with it ÷ without it; the split-trace audit: stickycheck with the audit ÷ stickycheck without it), at %s spans/s, windows of %s, the configurations running side by side and loaded one at a time in an order that alternates every repetition; %d repetitions.\n\n",
-			count(rt.Rate), secs(rt.Seconds), rt.Reps)
-		b.WriteString("| ratio | median | spread (min – max) | per repetition | quietest windows | target |\n|---|--:|--:|---|--:|--:|\n")
-		verdict := func(v, target float64) string {
-			if v > target {
-				return "✗"
-			}
-			return "✓"
-		}
-		for _, c := range rt.Ratios {
-			var per []string
-			for _, v := range c.PerRep {
-				per = append(per, fmt.Sprintf("%.3f", v))
-			}
-			quietest := "–"
-			if q, ok := rt.Quietest(c.Name, c.Baseline); ok {
-				quietest = fmt.Sprintf("%.3f %s", q, verdict(q, c.Target))
-			}
-			fmt.Fprintf(&b, "| %s ÷ %s | %.3f %s | %.3f – %.3f | %s | %s | ≤ %.2f |\n", c.Name, c.Baseline, c.Median, verdict(c.Median, c.Target),
-				c.Min, c.Max, strings.Join(per, ", "), quietest, c.Target)
-		}
-		b.WriteString("\nThe quietest windows: each configuration's lowest CPU per span over the repetitions, one over the other. Interference only ever adds CPU, so the lowest window of each is its cost with the least of it.\n")
-		b.WriteString("\nThese ratios also measure what the component does to the Go GC's pacing, and a window's CPU moves from one repetition to the next, in some runs by half (GC is about a third of a gateway's CPU, below): with the default GOGC a larger live heap — the audit's table is allocated at start — makes collections rarer, which can make a configuration *with* a component cheaper.\n")
+		b.WriteString(rt.Markdown())
 		if share, ok := r.Profile.share("stickycheck"); ok {
-			fmt.Fprintf(&b, "The CPU profile of the shipped gateway (below) gives the direct cost, free of both: stickycheck with its audit takes %.1f %% of the gateway's CPU, a ratio of %.3f over the same gateway without it.\n", 100*share, 1/(1-share))
+			fmt.Fprintf(&b, "\nThe CPU profile of the shipped gateway (below) gives stickycheck's direct cost, free of the GC's pacing: stickycheck with its audit takes %.1f %% of the gateway's CPU, a ratio of %.3f over the same gateway without it.\n", 100*share, 1/(1-share))
 		}
 	}
 

@@ -147,9 +147,12 @@ func sampleResults() *Results {
 				Probe: Window{Cores: 0.5, Others: 0.5}},
 			{Name: "gateway-sampled", Title: "gateway sampled", Skipped: "failed: the collector exited"},
 		},
-		Ratios: &Ratios{Rate: 20_000, Seconds: 30, Reps: 3, Ratios: []CostRatio{
-			{Name: "gateway-stickycheck", Baseline: "gateway-nostickycheck", Median: 1.01, Min: 0.99, Max: 1.02, PerRep: []float64{1.01, 0.99, 1.02}, Target: 1.03},
-			{Name: "gateway", Baseline: "gateway-stickycheck", Median: 1.04, Min: 1.03, Max: 1.05, PerRep: []float64{1.04, 1.03, 1.05}, Target: 1.03},
+		Ratios: &Ratios{Rate: 20_000, Spans: 300_000, Reps: 3, Ratios: []Ratio{
+			{Pair: mustPair("stickycheck"), Median: 1.01, Min: 0.99, Max: 1.02, Spread: 0.03 / 1.01, PerRep: []float64{1.01, 0.99, 1.02},
+				Windows: []Window{{RSS: 300 * mib}, {RSS: 310 * mib}, {RSS: 320 * mib}}, BaselineWindows: []Window{{RSS: 290 * mib}}},
+			{Pair: mustPair("audit"), Median: 1.04, Min: 1.03, Max: 1.05, Spread: 0.02 / 1.04, PerRep: []float64{1.04, 1.03, 1.05}},
+			{Pair: mustPair("vs-seed"), Median: 1.6, Min: 1.55, Max: 1.62, Spread: 0.07 / 1.6, PerRep: []float64{1.6, 1.55, 1.62}},
+			{Pair: mustPair("self"), Failed: "ratio-self-1, rep 2: 10 spans refused"},
 		}},
 		Profile: &Profile{Rate: 50_000, Seconds: 20, ByCost: []Cost{{Name: "tail_sampling", Share: 0.2}, {Name: "stickycheck", Share: 0.01}}},
 		Memory: &Memory{SpansPerTrace: 5, SpanBytes: 194, IdleRSS: 90 * mib, Phases: []MemoryPhase{
@@ -189,8 +192,12 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 		"| gateway | 100,000 | 0.50× | 50,000 (0.50) | 8.0 | 2.00× | 300 MiB | 2.73× | a shared core: the collector got 50 % of it, other processes 50 % (a lower bound) |",
 		"| gateway sampled | not measured | | | | | | | failed: the collector exited |",
 		"| gateway | 0.100 | 0.080 | 100 MiB | 100 MiB |",
-		"| gateway-stickycheck ÷ gateway-nostickycheck | 1.010 ✓ | 0.990 – 1.020 | 1.010, 0.990, 1.020 | – | ≤ 1.03 |",
-		"| gateway ÷ gateway-stickycheck | 1.040 ✗ | 1.030 – 1.050 | 1.040, 1.030, 1.050 | – | ≤ 1.03 |",
+		"| stickycheck | stickycheck's check: with it over without it | 1.010 | 3.0 % | 0.990 – 1.020 | 1.010, 0.990, 1.020 | ≤ 1.03 ✓ |",
+		"| audit | the split-trace audit: with it over stickycheck without it | 1.040 | 1.9 % | 1.030 – 1.050 | 1.040, 1.030, 1.050 | ≤ 1.03 ✗ |",
+		"| vs-seed | the shipped gateway against the seed's, sampling 100 % | 1.600 | 4.4 % | 1.550 – 1.620 | 1.600, 1.550, 1.620 | ≥ 1.50 ✓ |",
+		"| self | the shipped gateway against a second instance of itself | failed: ratio-self-1, rep 2: 10 spans refused |",
+		"| stickycheck | gateway-stickycheck | 310 MiB | gateway-nostickycheck | 290 MiB |",
+		"Every window sends the same 300,000 spans",
 		"| awaiting decision (`decision_wait` 1h) | 5,000 | 4,000 |",
 		"about 300 live bytes each; at the shipped `num_traces` of 100,000 about 29 MiB once the table is full",
 		"Test CPU, 2 CPUs",
@@ -225,25 +232,43 @@ func TestNextTargetStepsDownToWhatWasAccepted(t *testing.T) {
 	assert.InDelta(t, 60_000, nextTarget(100_000, 300, 0.9), 1e-9, "a stalled collector: at most 40 % down")
 }
 
-func TestQuietestWindowsRatio(t *testing.T) {
-	cpu := func(v ...float64) []Window {
-		var ws []Window
-		for _, x := range v {
-			ws = append(ws, Window{CPUPerMillion: x})
-		}
-		return ws
+func mustPair(name string) Pair {
+	p, ok := PairByName(name)
+	if !ok {
+		panic(name)
 	}
-	rt := &Ratios{Windows: map[string][]Window{
-		// One noisy window each (GC pacing): the medians differ by 20 %, the
-		// quietest windows by 2 %.
-		"with":    cpu(20.4, 29.3, 28.6, 21.0),
-		"without": cpu(24.0, 20.0, 26.1, 25.2),
-	}}
-	q, ok := rt.Quietest("with", "without")
-	require.True(t, ok)
-	assert.InDelta(t, 20.4/20.0, q, 1e-12)
-	_, ok = rt.Quietest("with", "absent")
-	assert.False(t, ok, "a configuration without windows has no ratio")
+	return p
+}
+
+func TestRatioMeetsItsTargetByKind(t *testing.T) {
+	r := func(name string, median, spread float64) Ratio {
+		return Ratio{Pair: mustPair(name), Median: median, Spread: spread}
+	}
+	assert.True(t, r("self", 1.0, 0.049).Met(), "a self ratio is judged by its spread")
+	assert.False(t, r("self", 1.0, 0.051).Met())
+	assert.True(t, r("vs-seed", 1.5, 0.2).Met(), "a speed ratio at least its target")
+	assert.False(t, r("vs-seed", 1.49, 0).Met())
+	assert.True(t, r("audit", 1.03, 0).Met(), "a cost ratio at most its target")
+	assert.False(t, r("audit", 1.031, 0).Met())
+	assert.True(t, r("gc", 0.9, 0).Met(), "no target: reported")
+	failed := r("vs-seed", 2, 0)
+	failed.Failed = "the collector exited"
+	assert.False(t, failed.Met(), "a failed ratio meets nothing")
+}
+
+func TestPairValueIsCheaperAboveOneForSpeed(t *testing.T) {
+	ours, seed := Window{CPUPerMillion: 10}, Window{CPUPerMillion: 15}
+	assert.InDelta(t, 1.5, mustPair("vs-seed").value(ours, seed), 1e-12, "spans per CPU-second: 15 ÷ 10")
+	assert.InDelta(t, 10.0/15, mustPair("audit").value(ours, seed), 1e-12, "CPU per span: 10 ÷ 15")
+}
+
+func TestSummariseGivesMedianAndSpread(t *testing.T) {
+	r := Ratio{PerRep: []float64{1.0, 1.1, 0.9, 1.05, 0.95}}
+	r.summarise()
+	assert.InDelta(t, 1.0, r.Median, 1e-12)
+	assert.InDelta(t, 0.9, r.Min, 1e-12)
+	assert.InDelta(t, 1.1, r.Max, 1e-12)
+	assert.InDelta(t, 0.2, r.Spread, 1e-12)
 }
 
 func TestMemorySlopeThatIsNotPositiveIsNotResolved(t *testing.T) {

@@ -36,6 +36,10 @@ type Scenario struct {
 	// Env is added to the rig's environment; MaxEnv too for the search of
 	// the highest rate.
 	Env, MaxEnv map[string]string
+	// GoEnvFrom is the shipped workload (relative to the repository root)
+	// whose Go runtime settings (GOGC, GOMEMLIMIT) the collector gets, as it
+	// does in its pod: the bench measures what the manifests ship.
+	GoEnvFrom string
 }
 
 // ListEdit changes one list of the base config: removes and appends items.
@@ -58,26 +62,48 @@ const ShippedTraceCap = 100_000 / 10
 
 var tracesProcessors = []string{"service", "pipelines", "traces", "processors"}
 
+// The shipped workloads whose Go runtime settings each tier's collector gets.
+const (
+	gatewayWorkload = "deploy/k8s/tiers/gateway/statefulset.yaml"
+	agentWorkload   = "deploy/k8s/tiers/agent/daemonset.yaml"
+	sidecarWorkload = "deploy/k8s/tiers/sidecar/pod.yaml"
+)
+
 // Scenarios are the configurations of the table, the null pipeline first.
 func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "null", Title: "null pipeline: otlp → batch → otlp_grpc", Base: "bench/configs/null.yaml", Sinks: 1},
-		{Name: "sidecar", Title: "sidecar → load_balancing to 3 null gateways (configs/sidecar.yaml)", Tier: "sidecar", Base: "configs/sidecar.yaml", Sinks: 3},
-		{Name: "agent", Title: "agent → load_balancing to 3 null gateways (configs/agent.yaml)", Tier: "agent", Base: "configs/agent.yaml", Sinks: 3},
+		{Name: "sidecar", Title: "sidecar → load_balancing to 3 null gateways (configs/sidecar.yaml)", Tier: "sidecar", Base: "configs/sidecar.yaml", Sinks: 3, GoEnvFrom: sidecarWorkload},
+		{Name: "agent", Title: "agent → load_balancing to 3 null gateways (configs/agent.yaml)", Tier: "agent", Base: "configs/agent.yaml", Sinks: 3, GoEnvFrom: agentWorkload},
 		{Name: "gateway-nostickycheck", Title: "gateway without stickycheck", Tier: "gateway", Base: "configs/gateway.yaml",
-			Edits: []ListEdit{{Path: tracesProcessors, Remove: []string{"stickycheck"}}}, Sinks: 1, Hold: decisionWait, MaxEnv: gatewayMaxEnv},
+			Edits: []ListEdit{{Path: tracesProcessors, Remove: []string{"stickycheck"}}}, Sinks: 1, Hold: decisionWait, MaxEnv: gatewayMaxEnv, GoEnvFrom: gatewayWorkload},
 		{Name: "gateway-stickycheck", Title: "gateway with stickycheck, audit off", Tier: "gateway", Base: "configs/gateway.yaml", Sinks: 1,
-			Hold: decisionWait, Env: map[string]string{"STICKYCHECK_AUDIT": "false"}, MaxEnv: gatewayMaxEnv},
+			Hold: decisionWait, Env: map[string]string{"STICKYCHECK_AUDIT": "false"}, MaxEnv: gatewayMaxEnv, GoEnvFrom: gatewayWorkload},
 		{Name: "gateway", Title: "gateway with stickycheck and split-trace audit (configs/gateway.yaml)", Tier: "gateway", Base: "configs/gateway.yaml", Sinks: 1,
-			Hold: decisionWait, MaxEnv: gatewayMaxEnv},
+			Hold: decisionWait, MaxEnv: gatewayMaxEnv, GoEnvFrom: gatewayWorkload},
 		{Name: "gateway-sampled", Title: "gateway as shipped, sampling 1 %", Tier: "gateway", Base: "configs/gateway.yaml", Sinks: 1,
-			Hold: decisionWait, Env: map[string]string{"SAMPLING_PERCENTAGE": "1"}, MaxEnv: gatewayMaxEnv},
+			Hold: decisionWait, Env: map[string]string{"SAMPLING_PERCENTAGE": "1"}, MaxEnv: gatewayMaxEnv, GoEnvFrom: gatewayWorkload},
 	}
 }
 
-// ScenarioByName finds a scenario of Scenarios.
+// RatioScenarios are the configurations only the ratios measure: the
+// seed's gateway, what a user writes from the seed document, at 100 % and
+// at 1 %, and the shipped gateway with the Go runtime's defaults.
+func RatioScenarios() []Scenario {
+	return []Scenario{
+		{Name: "seed-gateway", Title: "the seed's gateway (bench/configs/seed-gateway.yaml)", Base: "bench/configs/seed-gateway.yaml", Sinks: 1, Hold: decisionWait},
+		{Name: "seed-gateway-sampled", Title: "the seed's gateway, sampling 1 %", Base: "bench/configs/seed-gateway.yaml", Sinks: 1, Hold: decisionWait,
+			Env: map[string]string{"SAMPLING_PERCENTAGE": "1"}},
+		{Name: "gateway-default-gc", Title: "the shipped gateway with GOGC and GOMEMLIMIT unset", Base: "configs/gateway.yaml", Sinks: 1, Hold: decisionWait},
+	}
+}
+
+// AllScenarios are Scenarios and RatioScenarios.
+func AllScenarios() []Scenario { return append(Scenarios(), RatioScenarios()...) }
+
+// ScenarioByName finds a scenario of AllScenarios.
 func ScenarioByName(name string) (Scenario, bool) {
-	for _, s := range Scenarios() {
+	for _, s := range AllScenarios() {
 		if s.Name == name {
 			return s, true
 		}
@@ -179,4 +205,58 @@ func setAt(doc map[string]any, path []string, v any) {
 		doc = next
 	}
 	doc[path[len(path)-1]] = v
+}
+
+// goEnvNames are the Go runtime's settings a scenario takes from its
+// workload.
+var goEnvNames = []string{"GOGC", "GOMEMLIMIT"}
+
+// GoEnv returns the Go runtime settings of the scenario's shipped workload
+// (none without GoEnvFrom): the literal values of GOGC and GOMEMLIMIT of
+// its first container (of a Pod, its first init container: our sidecar).
+func (s Scenario) GoEnv(root string) (map[string]string, error) {
+	out := map[string]string{}
+	if s.GoEnvFrom == "" {
+		return out, nil
+	}
+	path := filepath.Join(root, s.GoEnvFrom)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var w struct {
+		Spec struct {
+			Containers     []container `yaml:"containers"` // a Pod
+			InitContainers []container `yaml:"initContainers"`
+			Template       struct {
+				Spec struct {
+					Containers []container `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(raw, &w); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cs := w.Spec.Template.Spec.Containers
+	if len(cs) == 0 {
+		// A Pod: the sidecar is a native sidecar, an init container.
+		cs = append(w.Spec.InitContainers, w.Spec.Containers...)
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%s: no container", path)
+	}
+	for _, e := range cs[0].Env {
+		if slices.Contains(goEnvNames, e.Name) {
+			out[e.Name] = e.Value
+		}
+	}
+	return out, nil
+}
+
+type container struct {
+	Env []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
 }

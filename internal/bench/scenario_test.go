@@ -62,7 +62,7 @@ func TestStaleEditNamesWhatIsMissing(t *testing.T) {
 func TestEveryScenarioFileExists(t *testing.T) {
 	root := testbed.RepoRoot()
 	names := map[string]bool{}
-	for _, s := range Scenarios() {
+	for _, s := range AllScenarios() {
 		assert.False(t, names[s.Name], "names are unique")
 		names[s.Name] = true
 		files, err := s.ConfigFiles(root, t.TempDir())
@@ -72,4 +72,23 @@ func TestEveryScenarioFileExists(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "null", Scenarios()[0].Name, "the null pipeline comes first: the others are related to it")
+}
+
+// Each tier's scenarios get the Go runtime settings of its shipped workload,
+// so the bench measures what the manifests run.
+func TestScenariosTakeTheirWorkloadsGoSettings(t *testing.T) {
+	root := testbed.RepoRoot()
+	for _, name := range []string{"gateway", "agent", "sidecar"} {
+		s, ok := ScenarioByName(name)
+		require.True(t, ok)
+		env, err := s.GoEnv(root)
+		require.NoError(t, err, name)
+		assert.NotEmpty(t, env["GOMEMLIMIT"], "%s: the workload %s sets GOMEMLIMIT", name, s.GoEnvFrom)
+	}
+	s, _ := ScenarioByName("gateway-default-gc")
+	env, err := s.GoEnv(root)
+	require.NoError(t, err)
+	assert.Empty(t, env, "the Go defaults")
+	_, err = Scenario{GoEnvFrom: "no/such/workload.yaml"}.GoEnv(root)
+	assert.Error(t, err)
 }

@@ -63,6 +63,20 @@ var dropMetrics = []string{
 // and memory and the load CPU over it. sustain is the share of the target
 // the collector must accept for the window to count as sustained.
 func (l *Lab) window(ctx context.Context, c *collector, rate float64, d time.Duration) (Window, error) {
+	return l.measure(ctx, c, rate, d, 0)
+}
+
+// spansWindow sends exactly spans spans at rate to c and counts all the CPU
+// c spends on them: from the first request until c is idle again, after
+// the configuration's hold (tail sampling's decision_wait) and the export
+// that follows it. Every window of a ratio then holds the same work, whatever
+// the rate achieved or the pauses between windows.
+func (l *Lab) spansWindow(ctx context.Context, c *collector, rate float64, spans int64) (Window, error) {
+	return l.measure(ctx, c, rate, 0, spans)
+}
+
+// measure is window (count 0: for d) and spansWindow (count > 0).
+func (l *Lab) measure(ctx context.Context, c *collector, rate float64, d time.Duration, count int64) (Window, error) {
 	before, err := c.usage()
 	if err != nil {
 		return Window{}, err
@@ -72,9 +86,14 @@ func (l *Lab) window(ctx context.Context, c *collector, rate float64, d time.Dur
 	m0, scrapeErr := c.metrics()
 	sink0 := l.sinkCPU()
 	cpu0, _ := readCPU(l.opts.CollectorCPU)
-	g, err := l.generate(ctx, c.endpoint(), rate, d, 0)
+	g, err := l.generate(ctx, c.endpoint(), rate, d, count)
 	if err != nil {
 		return Window{}, err
+	}
+	if count > 0 {
+		if err := l.settle(ctx, c); err != nil {
+			return Window{}, err
+		}
 	}
 	cpu1, _ := readCPU(l.opts.CollectorCPU)
 	after, err := c.usage()
@@ -160,4 +179,48 @@ func (l *Lab) warm(ctx context.Context, c *collector, rate float64) error {
 	}
 	_, err := l.generate(ctx, c.endpoint(), rate, d, 0)
 	return err
+}
+
+// idleShare is the share of a core below which a collector counts as idle:
+// its timers (tail sampling's tick, memory_limiter, self-telemetry) take
+// less than this.
+const idleShare = 0.03
+
+// settle waits out c's hold and then until c is idle: two consecutive
+// seconds of CPU below idleShare (/proc counts in 10 ms ticks), at most a
+// minute.
+func (l *Lab) settle(ctx context.Context, c *collector) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(c.scenario.Hold):
+	}
+	const tick = time.Second
+	deadline := time.Now().Add(time.Minute)
+	prev, err := c.usage()
+	if err != nil {
+		return err
+	}
+	quiet := 0
+	for quiet < 2 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still busy a minute after its hold", c.proc.Member().Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tick):
+		}
+		u, err := c.usage()
+		if err != nil {
+			return err
+		}
+		if u.CPU-prev.CPU < idleShare*tick.Seconds() {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		prev = u
+	}
+	return nil
 }

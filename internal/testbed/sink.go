@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -19,6 +20,9 @@ type SinkSpan struct {
 
 // ReadSinkSpans reads the sink's file (one OTLP/JSON document a line) and
 // returns the spans it holds by trace ID. Lines of other signals are skipped.
+// The sink may be writing while this reads: a last line without its newline
+// is a write in progress and is left for the next read; a complete line that
+// does not parse is an error.
 func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -30,15 +34,20 @@ func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
 	defer f.Close()
 	out := map[pcommon.TraceID][]SinkSpan{}
 	var um ptrace.JSONUnmarshaler
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 256<<20)
-	for line := 1; sc.Scan(); line++ {
-		if !bytes.HasPrefix(sc.Bytes(), []byte(`{"resourceSpans"`)) {
+	r := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return out, nil // b, if any, is a line still being written
+		}
+		if err != nil {
+			return out, fmt.Errorf("%s line %d: %w", path, line, err)
+		}
+		if !bytes.HasPrefix(b, []byte(`{"resourceSpans"`)) {
 			continue
 		}
-		td, err := um.UnmarshalTraces(sc.Bytes())
+		td, err := um.UnmarshalTraces(b)
 		if err != nil {
-			// The file exporter may be mid-write on the last line.
 			return out, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
 		for i := 0; i < td.ResourceSpans().Len(); i++ {
@@ -56,5 +65,4 @@ func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
 			}
 		}
 	}
-	return out, sc.Err()
 }

@@ -20,7 +20,7 @@ func TestBenchConfigurationsValidate(t *testing.T) {
 	bin := testbed.Binary(t)
 	root := testbed.RepoRoot()
 	gateway, _ := bench.ScenarioByName("gateway")
-	for _, s := range append(bench.Scenarios(), gateway.WithPprof()) {
+	for _, s := range append(bench.AllScenarios(), gateway.WithPprof()) {
 		t.Run(s.Name, func(t *testing.T) {
 			files, err := s.ConfigFiles(root, t.TempDir())
 			require.NoError(t, err)
