@@ -92,6 +92,9 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	fs.IntVar(&o.Inflight, "inflight", o.Inflight, "generator: requests in flight per connection")
 	only := fs.String("only", "", "comma-separated configurations of the table (default all): "+names())
 	pairs := fs.String("pairs", "", "comma-separated ratios to take (default all): "+pairNames())
+	compare := fs.String("compare", "", "take one ratio instead: this configuration changed by -compare-overlay and -compare-env, over itself as is")
+	compareOverlays := fs.String("compare-overlay", "", "comma-separated config files merged over the -compare configuration")
+	compareEnv := fs.String("compare-env", "", "comma-separated NAME=value set for the changed -compare configuration (e.g. GOGC=200)")
 	skip := fs.String("skip", "", "comma-separated parts to skip: table, ratios, memory, profile, micro")
 	render := fs.String("render", "", "measure nothing: rewrite the report from this results.json (of an earlier run)")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +109,17 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 		return o, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.Only, o.Pairs, o.Skip = list(*only), list(*pairs), list(*skip)
+	o.Compare, o.CompareOverlays = *compare, list(*compareOverlays)
+	for _, kv := range list(*compareEnv) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return o, "", fmt.Errorf("compare-env: %q is not NAME=value", kv)
+		}
+		if o.CompareEnv == nil {
+			o.CompareEnv = map[string]string{}
+		}
+		o.CompareEnv[k] = v
+	}
 	return o, *render, o.Validate()
 }
 

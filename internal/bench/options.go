@@ -57,6 +57,12 @@ type Options struct {
 	Only []string
 	// Pairs limits the ratios to these (empty: all of bench.Pairs).
 	Pairs []string
+	// Compare, when set, is one ratio instead of Pairs: the base scenario
+	// with CompareOverlays and CompareEnv over it, against itself as is (for
+	// example a change of your own to the shipped gateway).
+	Compare         string
+	CompareOverlays []string
+	CompareEnv      map[string]string
 	// Skip parts: "table", "ratios", "memory", "profile", "micro".
 	Skip []string
 	// Readme, when set, is the README whose bench markers receive the table.
@@ -129,6 +135,14 @@ func (o Options) Validate() error {
 	for _, n := range o.Pairs {
 		if _, ok := PairByName(n); !ok {
 			errs = append(errs, fmt.Errorf("pairs: no ratio %q", n))
+		}
+	}
+	if o.Compare != "" {
+		if _, ok := ScenarioByName(o.Compare); !ok {
+			errs = append(errs, fmt.Errorf("compare: no configuration %q", o.Compare))
+		}
+		if len(o.CompareOverlays) == 0 && len(o.CompareEnv) == 0 {
+			errs = append(errs, errors.New("compare: needs -compare-overlay or -compare-env: what to change"))
 		}
 	}
 	for _, s := range o.Skip {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -100,11 +101,41 @@ func (p Pair) value(cfg, base Window) float64 {
 	return cfg.CPUPerMillion / base.CPUPerMillion
 }
 
+// comparePair is the ratio of Options.Compare: the scenario changed over
+// the scenario as is.
+const comparePair = "compare"
+
+// pairs are the pairs the options ask for, with their two scenarios.
+func (o Options) pairs() []Pair {
+	if o.Compare != "" {
+		return []Pair{{Name: comparePair, What: fmt.Sprintf("%s with %s %v over %s", o.Compare, strings.Join(o.CompareOverlays, ", "), o.CompareEnv, o.Compare),
+			Config: o.Compare + "+", Baseline: o.Compare, Kind: KindSpeed}}
+	}
+	return Pairs
+}
+
+// scenario finds a pair's scenario: name+ is Options.Compare's change.
+func (o Options) scenario(name string) (Scenario, bool) {
+	base, changed := strings.CutSuffix(name, "+")
+	s, ok := ScenarioByName(base)
+	if !ok || !changed {
+		return s, ok
+	}
+	s.Name += "-changed"
+	s.Overlays = append(slices.Clone(s.Overlays), o.CompareOverlays...)
+	s.Env = maps.Clone(s.Env)
+	if s.Env == nil {
+		s.Env = map[string]string{}
+	}
+	maps.Copy(s.Env, o.CompareEnv)
+	return s, true
+}
+
 // costRatios measures every pair the options ask for, one pair at a time.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 	spans := int64(l.opts.FixedRate * l.opts.RatioDuration.Seconds())
 	res := Ratios{Rate: l.opts.FixedRate, Spans: spans, Reps: l.opts.Reps}
-	for _, p := range Pairs {
+	for _, p := range l.opts.pairs() {
 		if len(l.opts.Pairs) > 0 && !slices.Contains(l.opts.Pairs, p.Name) {
 			continue
 		}
@@ -135,7 +166,7 @@ func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, erro
 		}
 	}()
 	for i, name := range []string{p.Config, p.Baseline} {
-		s, ok := ScenarioByName(name)
+		s, ok := l.opts.scenario(name)
 		if !ok {
 			return r, fmt.Errorf("pair %s: no configuration %q", p.Name, name)
 		}

@@ -125,7 +125,10 @@ func (s Scenario) WithPprof() Scenario {
 func (s Scenario) ConfigFiles(root, dir string) ([]string, error) {
 	files := []string{filepath.Join(root, s.Base)}
 	for _, o := range s.Overlays {
-		files = append(files, filepath.Join(root, o))
+		if !filepath.IsAbs(o) { // a file of your own (bench -compare-overlay)
+			o = filepath.Join(root, o)
+		}
+		files = append(files, o)
 	}
 	if len(s.Edits) == 0 {
 		return files, nil
