@@ -26,9 +26,19 @@ func envValue(env []corev1.EnvVar, name string) string {
 	return ""
 }
 
-// Every collector of every overlay sets GOMEMLIMIT to 80 % of its
-// container's memory limit (manifest.GoMemLimit), the operator's collector
-// too: a limit changed without its GOMEMLIMIT fails here.
+// wantGoRuntime is the GOMEMLIMIT and GOGC a shipped collector must have:
+// gateways GOGC manifest.GatewayGOGC and manifest.GatewayGoMemLimit, every
+// other collector the Go default GOGC and GOMEMLIMIT at 80 % of its limit.
+func wantGoRuntime(gateway bool, request, limit int64) (gomemlimit, gogc string) {
+	if gateway {
+		return manifest.GatewayGoMemLimit(request, limit), manifest.GatewayGOGC
+	}
+	return manifest.GoMemLimit(limit), ""
+}
+
+// Every collector of every overlay sets GOMEMLIMIT (and gateways GOGC) as
+// wantGoRuntime says, the operator's collector too: a limit changed without
+// its GOMEMLIMIT fails here.
 func TestGoMemLimitFollowsTheMemoryLimitInEveryOverlay(t *testing.T) {
 	checked := 0
 	for _, o := range overlays(t) {
@@ -37,8 +47,9 @@ func TestGoMemLimitFollowsTheMemoryLimitInEveryOverlay(t *testing.T) {
 			c := container(t, w)
 			limit := c.Resources.Limits.Memory()
 			require.False(t, limit.IsZero(), "%s: %s %s has a memory limit", o, w.Kind, w.Name)
-			assert.Equal(t, manifest.GoMemLimit(limit.Value()), envValue(c.Env, "GOMEMLIMIT"),
-				"%s: %s %s: GOMEMLIMIT at 80 %% of the %s limit", o, w.Kind, w.Name, limit)
+			memLimit, gogc := wantGoRuntime(w.Name == "otel-gateway", c.Resources.Requests.Memory().Value(), limit.Value())
+			assert.Equal(t, memLimit, envValue(c.Env, "GOMEMLIMIT"), "%s: %s %s: GOMEMLIMIT for the %s limit", o, w.Kind, w.Name, limit)
+			assert.Equal(t, gogc, envValue(c.Env, "GOGC"), "%s: %s %s: GOGC", o, w.Kind, w.Name)
 			checked++
 		}
 		for _, cr := range manifest.All[*unstructured.Unstructured](set) {
@@ -72,8 +83,8 @@ func dockerBytes(t *testing.T, s string) int64 {
 	return n << map[string]int{"": 0, "b": 0, "k": 10, "m": 20, "g": 30}[m[2]]
 }
 
-// Compose: every service of our image has a memory limit, and GOMEMLIMIT at
-// 80 % of it.
+// Compose: every service of our image has a memory limit, and GOMEMLIMIT
+// and GOGC as wantGoRuntime says.
 func TestGoMemLimitFollowsTheMemoryLimitInCompose(t *testing.T) {
 	var compose struct {
 		Services map[string]struct {
@@ -90,8 +101,9 @@ func TestGoMemLimitFollowsTheMemoryLimitInCompose(t *testing.T) {
 		}
 		ours = append(ours, name)
 		require.NotEmpty(t, svc.MemLimit, "%s: mem_limit", name)
-		assert.Equal(t, manifest.GoMemLimit(dockerBytes(t, svc.MemLimit)), svc.Environment["GOMEMLIMIT"],
-			"%s: GOMEMLIMIT at 80 %% of mem_limit %s", name, svc.MemLimit)
+		memLimit, gogc := wantGoRuntime(name == "gateway", 0, dockerBytes(t, svc.MemLimit))
+		assert.Equal(t, memLimit, svc.Environment["GOMEMLIMIT"], "%s: GOMEMLIMIT for mem_limit %s", name, svc.MemLimit)
+		assert.Equal(t, gogc, svc.Environment["GOGC"], "%s: GOGC", name)
 	}
 	assert.ElementsMatch(t, []string{"sink", "gateway", "agent"}, ours, "the collectors of the compose topology")
 }
