@@ -1,6 +1,7 @@
 package exportguardprocessor // import "github.com/otelcol-tiered/otelcol-tiered/processor/exportguardprocessor"
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,14 @@ type Config struct {
 	// this one waits the exporter keeps sending what its queue holds — a
 	// persistent queue included, which upstream leaves on disk otherwise.
 	Drain configoptional.Optional[DrainConfig] `mapstructure:"drain"`
+
+	// GzipLevel, when set (1 fastest to 9 smallest), is the level of gRPC's
+	// gzip compressor, which every gRPC exporter of the process with
+	// compression: gzip shares: configgrpc has no compression level (the
+	// HTTP exporters' confighttp has compression_params::level). 0 leaves
+	// gRPC's default, level 6. Every exportguard of a collector that sets it
+	// must set the same level.
+	GzipLevel int `mapstructure:"gzip_level"`
 }
 
 // DrainConfig says whose queue to wait for and how long.
@@ -52,6 +61,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.MaxSpanBytes < 0 {
 		errs = append(errs, fmt.Errorf("max_span_bytes: %d is negative (0 means no limit)", c.MaxSpanBytes))
+	}
+	if c.GzipLevel < 0 || c.GzipLevel > gzip.BestCompression {
+		errs = append(errs, fmt.Errorf("gzip_level: %d is not a gzip level: 1 (fastest) to 9 (smallest), or 0 for gRPC's default", c.GzipLevel))
 	}
 	if d := c.Drain.Get(); d != nil {
 		if d.Exporter.String() == "" || d.Exporter.Type().String() == "" {

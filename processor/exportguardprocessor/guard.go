@@ -27,6 +27,9 @@ type guard struct {
 }
 
 func newGuard(set processor.Settings, cfg *Config, signal pipeline.Signal) (*guard, error) {
+	if err := setGzipLevel(set.ID, cfg.GzipLevel); err != nil {
+		return nil, err
+	}
 	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
