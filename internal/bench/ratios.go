@@ -41,6 +41,7 @@ var Pairs = []Pair{
 	{Name: "gc", What: "the shipped gateway's GOGC and GOMEMLIMIT against the Go defaults", Config: "gateway", Baseline: "gateway-default-gc", Kind: KindSpeed},
 	{Name: "stickycheck", What: "stickycheck's check: with it over without it", Config: "gateway-stickycheck", Baseline: "gateway-nostickycheck", Kind: KindCost, Target: 1.03},
 	{Name: "audit", What: "the split-trace audit: with it over stickycheck without it", Config: "gateway", Baseline: "gateway-stickycheck", Kind: KindCost, Target: 1.03},
+	{Name: "forward", What: "stickycheck with forwarding on against the gateway without stickycheck", Config: "gateway-forward", Baseline: "gateway-nostickycheck", Kind: KindSpeed, Target: 0.97},
 }
 
 // PairByName finds a pair of Pairs.

@@ -95,6 +95,8 @@ func RatioScenarios() []Scenario {
 		{Name: "seed-gateway-sampled", Title: "the seed's gateway, sampling 1 %", Base: "bench/configs/seed-gateway.yaml", Sinks: 1, Hold: decisionWait,
 			Env: map[string]string{"SAMPLING_PERCENTAGE": "1"}},
 		{Name: "gateway-default-gc", Title: "the shipped gateway with GOGC and GOMEMLIMIT unset", Base: "configs/gateway.yaml", Sinks: 1, Hold: decisionWait},
+		{Name: "gateway-forward", Title: "the shipped gateway with stickycheck's forwarding on", Base: "configs/gateway.yaml", Sinks: 1, Hold: decisionWait,
+			Env: map[string]string{"STICKYCHECK_FORWARD": "true"}, GoEnvFrom: gatewayWorkload},
 	}
 }
 

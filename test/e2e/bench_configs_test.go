@@ -3,6 +3,8 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,7 +22,19 @@ func TestBenchConfigurationsValidate(t *testing.T) {
 	bin := testbed.Binary(t)
 	root := testbed.RepoRoot()
 	gateway, _ := bench.ScenarioByName("gateway")
-	for _, s := range append(bench.AllScenarios(), gateway.WithPprof()) {
+	scenarios := append(bench.AllScenarios(), gateway.WithPprof())
+	// The alternatives the README measures with `bench -compare gateway
+	// -compare-overlay bench/configs/alt-….yaml`.
+	alts, err := filepath.Glob(filepath.Join(root, "bench", "configs", "alt-*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, alts)
+	for _, alt := range alts {
+		s := gateway
+		s.Name = strings.TrimSuffix(filepath.Base(alt), ".yaml")
+		s.Overlays = append(s.Overlays, alt)
+		scenarios = append(scenarios, s)
+	}
+	for _, s := range scenarios {
 		t.Run(s.Name, func(t *testing.T) {
 			files, err := s.ConfigFiles(root, t.TempDir())
 			require.NoError(t, err)
