@@ -39,9 +39,12 @@ type Options struct {
 	Step  float64
 	// FixedRate in spans/s, common to every configuration.
 	FixedRate float64
-	// Reps of the alternating ratios, each window FixedRate × RatioDuration
-	// spans.
+	// Reps of the alternating ratios, each window RatioRate × RatioDuration
+	// spans. A window must hold several GC cycles of the gateway (GOGC 400
+	// runs about one per 200,000 spans here), or where the cycles fall moves
+	// its CPU by more than the ratios are to resolve.
 	Reps          int
+	RatioRate     float64
 	RatioDuration time.Duration
 	// MemSteps of MemTraces traces each for the tail-sampling memory figure.
 	MemSteps, MemTraces int
@@ -80,7 +83,7 @@ func DefaultOptions() Options {
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
 		Tries: 3, Step: 0.9,
 		FixedRate: 20_000,
-		Reps:      5, RatioDuration: 15 * time.Second,
+		Reps:      5, RatioRate: 30_000, RatioDuration: 20 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,
 		ProfileSeconds: 20,
 		MicroCount:     6,
@@ -111,6 +114,9 @@ func (o Options) Validate() error {
 	}
 	if o.FixedRate <= 0 {
 		errs = append(errs, fmt.Errorf("rate: must be positive (got %g)", o.FixedRate))
+	}
+	if o.RatioRate <= 0 {
+		errs = append(errs, fmt.Errorf("ratio-rate: must be positive (got %g)", o.RatioRate))
 	}
 	if o.Tries < 1 || o.Step <= 0 || o.Step >= 1 {
 		errs = append(errs, fmt.Errorf("tries, step: need at least one try and a step in (0, 1) (got %d, %g)", o.Tries, o.Step))

@@ -64,6 +64,10 @@ type Ratio struct {
 	Min    float64   `json:"min"`
 	Max    float64   `json:"max"`
 	Spread float64   `json:"spread"`
+	// Pooled is the ratio of all the windows together (the CPU of every
+	// repetition summed over the spans of every repetition): a GC cycle
+	// that falls in one window or the next no longer matters.
+	Pooled float64 `json:"pooled"`
 	// Windows of the configuration and of the baseline, in the order taken.
 	Windows         []Window `json:"windows"`
 	BaselineWindows []Window `json:"baseline_windows"`
@@ -134,8 +138,8 @@ func (o Options) scenario(name string) (Scenario, bool) {
 
 // costRatios measures every pair the options ask for, one pair at a time.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
-	spans := int64(l.opts.FixedRate * l.opts.RatioDuration.Seconds())
-	res := Ratios{Rate: l.opts.FixedRate, Spans: spans, Reps: l.opts.Reps}
+	spans := int64(l.opts.RatioRate * l.opts.RatioDuration.Seconds())
+	res := Ratios{Rate: l.opts.RatioRate, Spans: spans, Reps: l.opts.Reps}
 	for _, p := range l.opts.pairs() {
 		if len(l.opts.Pairs) > 0 && !slices.Contains(l.opts.Pairs, p.Name) {
 			continue
@@ -178,7 +182,7 @@ func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, erro
 		both[i] = c
 	}
 	for _, c := range both {
-		if _, err := l.spansWindow(ctx, c, l.opts.FixedRate, spans); err != nil {
+		if _, err := l.spansWindow(ctx, c, l.opts.RatioRate, spans); err != nil {
 			return r, err
 		}
 	}
@@ -189,7 +193,7 @@ func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, erro
 		}
 		var w [2]Window
 		for _, i := range order {
-			got, err := l.spansWindow(ctx, both[i], l.opts.FixedRate, spans)
+			got, err := l.spansWindow(ctx, both[i], l.opts.RatioRate, spans)
 			if err != nil {
 				return r, err
 			}
@@ -212,6 +216,9 @@ func (r *Ratio) summarise() {
 	if len(r.PerRep) == 0 {
 		return
 	}
+	if cfg, base := pool(r.Windows), pool(r.BaselineWindows); cfg.CPUPerMillion > 0 && base.CPUPerMillion > 0 {
+		r.Pooled = r.value(cfg, base)
+	}
 	r.Median, r.Min, r.Max = median(r.PerRep), slices.Min(r.PerRep), slices.Max(r.PerRep)
 	if r.Median > 0 {
 		r.Spread = (r.Max - r.Min) / r.Median
@@ -221,12 +228,12 @@ func (r *Ratio) summarise() {
 // Markdown is the ratios' section of the report.
 func (rt *Ratios) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio runs two collectors side by side on the collector CPU and loads one at a time, in pairs whose order swaps every repetition (A B, B A, …), %d repetitions. Every window sends the same %s spans at %s spans/s and counts the collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. One window of each collector before the first repetition is not counted. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median.\n\n",
+	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio runs two collectors side by side on the collector CPU and loads one at a time, in pairs whose order swaps every repetition (A B, B A, …), %d repetitions. Every window sends the same %s spans at %s spans/s and counts the collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. One window of each collector before the first repetition is not counted. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median of the repetitions' ratios; pooled is the ratio of all windows together (every window's CPU summed over every window's spans), which a GC cycle falling in one window or the next does not move.\n\n",
 		rt.Reps, count(float64(rt.Spans)), count(rt.Rate))
-	b.WriteString("| ratio | what | median | spread | min – max | per repetition | target |\n|---|---|--:|--:|--:|---|--:|\n")
+	b.WriteString("| ratio | what | median | spread | min – max | pooled | per repetition | target |\n|---|---|--:|--:|--:|--:|---|--:|\n")
 	for _, r := range rt.Ratios {
 		if r.Failed != "" {
-			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | |\n", r.Name, r.What, strings.ReplaceAll(r.Failed, "|", "/"))
+			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | |\n", r.Name, r.What, strings.ReplaceAll(r.Failed, "|", "/"))
 			continue
 		}
 		var per []string
@@ -250,7 +257,7 @@ func (rt *Ratios) Markdown() string {
 				target += " ✗"
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f %% | %.3f – %.3f | %s | %s |\n", r.Name, r.What, r.Median, 100*r.Spread, r.Min, r.Max, strings.Join(per, ", "), target)
+		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f %% | %.3f – %.3f | %.3f | %s | %s |\n", r.Name, r.What, r.Median, 100*r.Spread, r.Min, r.Max, r.Pooled, strings.Join(per, ", "), target)
 	}
 	b.WriteString("\nRSS at the end of each window, median over the repetitions:\n\n| ratio | configuration | RSS | baseline | RSS |\n|---|---|--:|---|--:|\n")
 	for _, r := range rt.Ratios {
@@ -271,4 +278,15 @@ func medianRSS(ws []Window) int64 {
 		return 0
 	}
 	return int64(median(v))
+}
+
+// pool is the windows as one: their CPU over their spans.
+func pool(ws []Window) Window {
+	var cpu float64
+	var spans int64
+	for _, w := range ws {
+		cpu += w.CPU
+		spans += w.Spans
+	}
+	return Window{CPUPerMillion: ratio(cpu*1e6, float64(spans))}
 }
