@@ -83,7 +83,7 @@ func DefaultOptions() Options {
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
 		Tries: 3, Step: 0.9,
 		FixedRate: 20_000,
-		Reps:      5, RatioRate: 30_000, RatioDuration: 20 * time.Second,
+		Reps:      5, RatioRate: 25_000, RatioDuration: 24 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,
 		ProfileSeconds: 20,
 		MicroCount:     6,
