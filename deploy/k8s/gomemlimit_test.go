@@ -27,11 +27,11 @@ func envValue(env []corev1.EnvVar, name string) string {
 }
 
 // wantGoRuntime is the GOMEMLIMIT and GOGC a shipped collector must have:
-// gateways GOGC manifest.GatewayGOGC and manifest.GatewayGoMemLimit, every
-// other collector the Go default GOGC and GOMEMLIMIT at 80 % of its limit.
-func wantGoRuntime(gateway bool, request, limit int64) (gomemlimit, gogc string) {
+// GOMEMLIMIT at 80 % of its limit, and GOGC manifest.GatewayGOGC on
+// gateways, the Go default elsewhere.
+func wantGoRuntime(gateway bool, limit int64) (gomemlimit, gogc string) {
 	if gateway {
-		return manifest.GatewayGoMemLimit(request, limit), manifest.GatewayGOGC
+		return manifest.GoMemLimit(limit), manifest.GatewayGOGC
 	}
 	return manifest.GoMemLimit(limit), ""
 }
@@ -47,7 +47,7 @@ func TestGoMemLimitFollowsTheMemoryLimitInEveryOverlay(t *testing.T) {
 			c := container(t, w)
 			limit := c.Resources.Limits.Memory()
 			require.False(t, limit.IsZero(), "%s: %s %s has a memory limit", o, w.Kind, w.Name)
-			memLimit, gogc := wantGoRuntime(w.Name == "otel-gateway", c.Resources.Requests.Memory().Value(), limit.Value())
+			memLimit, gogc := wantGoRuntime(w.Name == "otel-gateway", limit.Value())
 			assert.Equal(t, memLimit, envValue(c.Env, "GOMEMLIMIT"), "%s: %s %s: GOMEMLIMIT for the %s limit", o, w.Kind, w.Name, limit)
 			assert.Equal(t, gogc, envValue(c.Env, "GOGC"), "%s: %s %s: GOGC", o, w.Kind, w.Name)
 			checked++
@@ -101,7 +101,7 @@ func TestGoMemLimitFollowsTheMemoryLimitInCompose(t *testing.T) {
 		}
 		ours = append(ours, name)
 		require.NotEmpty(t, svc.MemLimit, "%s: mem_limit", name)
-		memLimit, gogc := wantGoRuntime(name == "gateway", 0, dockerBytes(t, svc.MemLimit))
+		memLimit, gogc := wantGoRuntime(name == "gateway", dockerBytes(t, svc.MemLimit))
 		assert.Equal(t, memLimit, svc.Environment["GOMEMLIMIT"], "%s: GOMEMLIMIT for mem_limit %s", name, svc.MemLimit)
 		assert.Equal(t, gogc, svc.Environment["GOGC"], "%s: GOGC", name)
 	}

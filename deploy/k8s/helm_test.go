@@ -191,15 +191,15 @@ func TestHelmRBACIsWhatTheComponentsNeed(t *testing.T) {
 	}
 }
 
-// The queue on the claim, GOMEMLIMIT (by the chart at 80 % of the limit on
-// agents; the gateway's own, with its GOGC), the
+// The queue on the claim, GOMEMLIMIT by the chart at 80 % of the limit (and
+// the gateway's GOGC), the
 // sizing of the kustomize tiers, a PDB of one.
 func TestHelmGatewayQueueSizingAndGoMemLimit(t *testing.T) {
 	for tierName, row := range map[string]string{"agent": "Medium", "gateway": "1-10k RPS"} {
 		w := helmWorkload(t, tierName)
 		c := container(t, w)
 		assertResources(t, seedRow(t, tierName, row), c.Resources, "helm "+tierName)
-		memLimit, gogc := wantGoRuntime(tierName == "gateway", c.Resources.Requests.Memory().Value(), c.Resources.Limits.Memory().Value())
+		memLimit, gogc := wantGoRuntime(tierName == "gateway", c.Resources.Limits.Memory().Value())
 		assert.Equal(t, memLimit, envValue(c.Env, "GOMEMLIMIT"), "%s: GOMEMLIMIT", tierName)
 		assert.Equal(t, gogc, envValue(c.Env, "GOGC"), "%s: GOGC", tierName)
 	}

@@ -66,9 +66,3 @@ func TestGoMemLimitIsEightyPercentInWholeMiB(t *testing.T) {
 		assert.Equal(t, want, GoMemLimit(limit), "limit %d", limit)
 	}
 }
-
-func TestGatewayGoMemLimitIsUnderTheLimiterAndTheAutoscaler(t *testing.T) {
-	assert.Equal(t, "1536MiB", GatewayGoMemLimit(2<<30, 4<<30), "the shipped 2Gi/4Gi: 75 % of the request")
-	assert.Equal(t, "1024MiB", GatewayGoMemLimit(0, 2<<30), "no request (compose): half the limit")
-	assert.Equal(t, "1024MiB", GatewayGoMemLimit(4<<30, 2<<30), "a request above the limit: half the limit")
-}
