@@ -92,6 +92,8 @@ bin/tieredrun: $(shell find cmd/tieredrun internal/localtopo -name '*.go' -not -
 ## test ----------------------------------------------------------------------
 test: $(BIN) $(LOADGEN) test-image monitoring-test verify-reproducible lint-workflows
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
+	OTELCOL_TIERED_AGENT_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-agent:$(VERSION)) \
+	OTELCOL_TIERED_GATEWAY_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-gateway:$(VERSION)) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
@@ -161,7 +163,8 @@ COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
 # once into build/peer-token (mode 0600); `make clean` forgets it. Set
 # STICKYCHECK_PEER_TOKEN to use your own.
 PEER_TOKEN_FILE := $(BUILD_DIR)/peer-token
-COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
+COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) OTELCOL_TIERED_AGENT_IMAGE=$(IMAGE)-agent:$(VERSION) \
+    OTELCOL_TIERED_GATEWAY_IMAGE=$(IMAGE)-gateway:$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
     STICKYCHECK_PEER_TOKEN=$${STICKYCHECK_PEER_TOKEN:-$$(cat $(PEER_TOKEN_FILE))} $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
 
 $(PEER_TOKEN_FILE):
@@ -182,7 +185,8 @@ test-image: $(BIN) images-test-files
 	else echo "no Docker engine answers: images not built, the compose and image tests will skip"; fi
 
 # The local topology in compose: agent, 3 gateways, sink (README, "Try it locally").
-compose-up: image $(PEER_TOKEN_FILE)
+# The sink runs the all-in-one, the agent and the gateways their tier images.
+compose-up: image $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id $(PEER_TOKEN_FILE)
 	@mkdir -p $(COMPOSE_SINK) && chmod 0777 $(COMPOSE_SINK)
 	$(COMPOSE_CMD) up -d
 	$(COMPOSE_CMD) ps
