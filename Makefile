@@ -172,7 +172,7 @@ $(PEER_TOKEN_FILE):
 	@umask 077 && printf 'sckp-%s\n' "$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > $@
 	@echo "generated the gateways' peer token in $@"
 
-image: $(BIN) $(IMAGES_DIR)/$(IMAGE)-linux-$(NATIVE_ARCH).cdx.json
+image: $(BIN) $(IMAGES_DIR)/$(IMAGE)-linux-$(NATIVE_ARCH).cdx.json $(IMAGES_DIR)/revision
 	$(IMAGE_ENV) deploy/docker/build-image.sh $(IMAGE) $(NATIVE_ARCH) $(BIN) $(IMAGES_DIR)/$(IMAGE)-linux-$(NATIVE_ARCH).cdx.json \
 	    "$(ALL_IN_ONE_DESCRIPTION)" $(ALL_IN_ONE_CONFIGS)
 	@# The image's ID, for the tests: the tag may be moved by another build on this engine.
@@ -257,7 +257,7 @@ dist_arch = $(lastword $(subst -linux-, ,$(1)))
 tier_config = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_CONFIGS),$(shell awk '/^  - name: $(patsubst otelcol-tiered-%,%,$(1))$$/{f=1;next} f&&/config:/{print $$2;exit}' tiers.yaml))
 image_description = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_DESCRIPTION),otelcol-tiered $(patsubst otelcol-tiered-%,%,$(1)) tier: the components of $(call tier_config,$(1)) and the tier's extras in tiers.yaml; run it with --config /etc/otelcol-tiered/$(notdir $(call tier_config,$(1))))
 
-.PHONY: images images-build images-test images-test-files publish tier-manifests tier-binaries sbom verify-reproducible lint-workflows
+.PHONY: FORCE images images-build images-test images-test-files publish tier-manifests tier-binaries sbom verify-reproducible lint-workflows
 .SECONDEXPANSION:
 
 $(CYCLONEDX):
@@ -302,8 +302,15 @@ $(IMAGES_DIR)/%.cdx.json: $(DIST_OUT)/% $(CYCLONEDX)
 
 sbom: $(foreach t,otelcol-tiered $(addprefix otelcol-tiered-,$(TIERS)),$(foreach a,$(IMAGE_ARCHES),$(IMAGES_DIR)/$(t)-linux-$(a).cdx.json))
 
+# The commit the images' labels name: rewritten only when HEAD moves, so that
+# a new commit relabels the images (and nothing else rebuilds them).
+$(IMAGES_DIR)/revision: FORCE
+	@mkdir -p $(@D)
+	@echo $(IMAGE_REVISION) $(IMAGE_CREATED) | cmp -s - $@ || echo $(IMAGE_REVISION) $(IMAGE_CREATED) > $@
+FORCE:
+
 # An image: build/images/<name>-linux-<arch>.id (docker build --platform).
-$(IMAGES_DIR)/%.id: $(DIST_OUT)/% $(IMAGES_DIR)/%.cdx.json deploy/docker/Dockerfile deploy/docker/build-image.sh $$(call tier_config,$$(call dist_name,$$*))
+$(IMAGES_DIR)/%.id: $(DIST_OUT)/% $(IMAGES_DIR)/%.cdx.json $(IMAGES_DIR)/revision deploy/docker/Dockerfile deploy/docker/build-image.sh $$(call tier_config,$$(call dist_name,$$*))
 	$(IMAGE_ENV) deploy/docker/build-image.sh $(call dist_name,$*) $(call dist_arch,$*) $< $(IMAGES_DIR)/$*.cdx.json \
 	    "$(call image_description,$(call dist_name,$*))" $(call tier_config,$(call dist_name,$*))
 
