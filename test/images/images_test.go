@@ -157,4 +157,3 @@ func TestImagesLabelledAndSized(t *testing.T) {
 		})
 	}
 }
-
