@@ -36,18 +36,15 @@ cp "$@" "$ctx/configs/"
 
 sbom_digest=sha256:$(sha256sum "$sbom" | cut -d' ' -f1)
 tags=(-t "$name:$VERSION-$arch")
-# The classic builder's layer cache ignores the platform: an arm64 build would
-# reuse the amd64 image's first layers and then fail ("does not match the
-# specified platform"). Another architecture's image is built without it (a
-# few COPYs, nothing runs).
-cache=()
+# The classic builder's layer cache ignores the platform: an arm64 build
+# would reuse the amd64 image's first layers (or the other way round) and
+# fail ("does not match the specified platform"). So no layer cache: a few
+# COPYs, nothing runs.
 if [ "$arch" = "$($DOCKER version --format '{{.Server.Arch}}')" ]; then
   tags+=(-t "$name:$VERSION" -t "$name:latest")
-else
-  cache=(--no-cache)
 fi
 previous=$($DOCKER image inspect -f '{{.Id}}' "$name:$VERSION-$arch" 2>/dev/null || true)
-DOCKER_BUILDKIT=0 $DOCKER build -q "${cache[@]}" --platform "linux/$arch" -f deploy/docker/Dockerfile \
+DOCKER_BUILDKIT=0 $DOCKER build -q --no-cache --platform "linux/$arch" -f deploy/docker/Dockerfile \
   --build-arg TITLE="$name" --build-arg DESCRIPTION="$description" \
   --label org.opencontainers.image.source="$IMAGE_SOURCE" \
   --label org.opencontainers.image.revision="$IMAGE_REVISION" \
