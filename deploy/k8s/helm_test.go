@@ -136,7 +136,7 @@ func TestHelmValuesRenderWithTheChart(t *testing.T) {
 	for tierName := range helmReleases {
 		w := helmWorkload(t, tierName)
 		c := container(t, w)
-		assert.Equal(t, "otelcol-tiered:"+version, c.Image, "%s: our image", tierName)
+		assert.Equal(t, "otelcol-tiered-"+tierName+":"+version, c.Image, "%s: its tier's image", tierName)
 		assert.Equal(t, []string{"/otelcol-tiered"}, c.Command, "%s: the image's entrypoint (command.name)", tierName)
 	}
 	ds, err := manifest.Get[*appsv1.DaemonSet](helmSet(t, "agent"), "otel-agent-agent")

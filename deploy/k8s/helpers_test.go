@@ -78,7 +78,7 @@ func workloads(set *manifest.Set) []workload {
 	add := func(kind string, meta metav1.ObjectMeta, tmplMeta metav1.ObjectMeta, spec *corev1.PodSpec) {
 		for _, list := range [][]corev1.Container{spec.Containers, spec.InitContainers} {
 			for _, c := range list {
-				if imageRepo(c.Image) == "otelcol-tiered" {
+				if isCollectorImage(imageRepo(c.Image)) {
 					out = append(out, workload{
 						Tier: meta.Labels["app.kubernetes.io/component"], Kind: kind, Name: meta.Name,
 						Namespace: meta.Namespace, Container: c.Name, Meta: tmplMeta, Spec: spec,
@@ -116,6 +116,16 @@ func tier(t *testing.T, name string) map[string]workload {
 	}
 	require.NotEmpty(t, out, "no overlay holds the %s tier", name)
 	return out
+}
+
+// isCollectorImage: the all-in-one image or one of the tier images (make
+// images; not the load generator's otelcol-tiered-loadgen).
+func isCollectorImage(repo string) bool {
+	switch repo {
+	case "otelcol-tiered", "otelcol-tiered-agent", "otelcol-tiered-gateway", "otelcol-tiered-sidecar":
+		return true
+	}
+	return false
 }
 
 func imageRepo(image string) string {

@@ -144,19 +144,22 @@ func imageVersion(t *testing.T) string {
 	return m[1]
 }
 
-// The collectors run this release's image, with its entrypoint.
+// The collectors run this release's image of their tier (make images), with
+// its entrypoint. The operator's collector (the prometheus receiver, in no
+// tier's config and so in no tier image) runs the all-in-one.
 func TestCollectorsRunThisReleasesImage(t *testing.T) {
-	image := "otelcol-tiered:" + imageVersion(t)
+	version := imageVersion(t)
 	for _, o := range overlays(t) {
 		set := render(t, o)
 		for _, w := range workloads(set) {
 			c := container(t, w)
-			assert.Equal(t, image, c.Image, "%s: %s %s", o, w.Kind, w.Name)
+			require.Contains(t, []string{"agent", "gateway", "sidecar"}, w.Tier, "%s: %s %s: its tier label", o, w.Kind, w.Name)
+			assert.Equal(t, "otelcol-tiered-"+w.Tier+":"+version, c.Image, "%s: %s %s runs its tier's image", o, w.Kind, w.Name)
 			assert.Empty(t, c.Command, "%s: %s %s runs the image's entrypoint", o, w.Kind, w.Name)
 		}
 		for _, u := range manifest.All[*unstructured.Unstructured](set) {
 			got, _, _ := unstructured.NestedString(u.Object, "spec", "image")
-			assert.Equal(t, image, got, "%s: %s %s", o, u.GetKind(), u.GetName())
+			assert.Equal(t, "otelcol-tiered:"+version, got, "%s: %s %s: the all-in-one", o, u.GetKind(), u.GetName())
 		}
 	}
 }
