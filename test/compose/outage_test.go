@@ -1,0 +1,84 @@
+package compose
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Exporter series of the gateways' disk queues read by the outage test.
+var queueCounters = map[string]seriesKey{
+	"queue_size":     {"otelcol_exporter_queue_size", map[string]string{"data_type": "traces"}},
+	"enqueue_failed": {"otelcol_exporter_enqueue_failed_spans", nil},
+	"sent":           {"otelcol_exporter_sent_spans", map[string]string{"exporter": "otlp_grpc/backend"}},
+}
+
+// Issue 15, part 3: the backend (the sink) is stopped for 2 minutes while the
+// agent receives 1,000 spans/s; the gateways' shipped disk queues hold the
+// outage and every span reaches the sink after it returns, counted at the
+// sink by trace and span ID. Replaces the loopback test of the same outage:
+// this one runs the shipped compose topology (agent → 3 gateways → sink).
+func backendOutage(t *testing.T, s *stack) {
+	const (
+		tick     = 100 * time.Millisecond
+		perTick  = 25 // traces of spansPerTrace spans: 1,000 spans/s
+		before   = 10 * time.Second
+		outage   = 2 * time.Minute
+		duration = 150 * time.Second
+	)
+	maxTraces := int(duration/tick) * perTick
+	ctx := context.Background()
+	start := s.gatewayCounters(queueCounters)
+	l := startLoad(t, s.agentOTLP(), 74, perTick, tick, 10, maxTraces)
+
+	time.Sleep(before)
+	out, err := s.compose.Run(ctx, "stop", "sink")
+	require.NoError(t, err, string(out))
+	stoppedAt := time.Now()
+	// Whatever happens below, the backend comes back for the next subtest.
+	restarted := false
+	restart := func() {
+		if restarted {
+			return
+		}
+		restarted = true
+		out, err := s.compose.Run(ctx, "start", "sink")
+		require.NoError(t, err, string(out))
+	}
+	defer restart()
+
+	time.Sleep(time.Until(stoppedAt.Add(outage)))
+	during := s.gatewayCounters(queueCounters)
+	restart()
+	backAt := time.Now()
+
+	// The load stops by itself after maxTraces traces (150 s); bounded here.
+	select {
+	case <-l.done:
+	case <-time.After(duration + time.Minute):
+		t.Fatal("the load did not finish")
+	}
+	retries, refused := l.stats()
+	sent := l.sent()
+	rep := waitSink(t, s.sinkFile, sent, 30*time.Second, 3*time.Minute)
+	end := s.gatewayCounters(queueCounters)
+	lost := 0
+	for _, spans := range rep.missing {
+		lost += len(spans)
+	}
+	t.Logf("backend down %s (from +%s) at %d spans/s through the agent: %d traces (%d spans) sent, %d requests retried, %d refused; "+
+		"gateways' queues at the end of the outage: %.0f bytes of requests; enqueue_failed %.0f; the sink had every span %.0fs after it returned: "+
+		"%d spans lost of %d traces, %d duplicated",
+		outage, before, perTick*spansPerTrace*int(time.Second/tick), len(sent), len(sent)*spansPerTrace, retries, len(refused),
+		during["queue_size"], end["enqueue_failed"]-start["enqueue_failed"], time.Since(backAt).Seconds(),
+		lost, len(rep.missing), rep.duplicates)
+
+	require.Emptyf(t, refused, "requests the agent never accepted")
+	assert.EqualValues(t, maxTraces, len(sent), "every trace sent")
+	assert.Positive(t, during["queue_size"], "the gateways' disk queues held the outage")
+	assert.Zero(t, end["enqueue_failed"]-start["enqueue_failed"], "no request refused by a full queue")
+	assert.Emptyf(t, rep.missing, "%s", rep.describe())
+}
