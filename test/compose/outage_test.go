@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func backendOutage(t *testing.T, s *stack) {
 	const (
 		tick     = 100 * time.Millisecond
 		perTick  = 25 // traces of spansPerTrace spans: 1,000 spans/s
-		before   = 10 * time.Second
+		lead     = 10 * time.Second
 		outage   = 2 * time.Minute
 		duration = 150 * time.Second
 	)
@@ -33,11 +34,16 @@ func backendOutage(t *testing.T, s *stack) {
 	ctx := context.Background()
 	start := s.gatewayCounters(queueCounters)
 	l := startLoad(t, s.agentOTLP(), 74, perTick, tick, 10, maxTraces)
+	loadStart := time.Now()
 
-	time.Sleep(before)
+	time.Sleep(lead)
 	out, err := s.compose.Run(ctx, "stop", "sink")
 	require.NoError(t, err, string(out))
 	stoppedAt := time.Now()
+	// The sink truncates its file when it starts (the file exporter without
+	// append): keep what it wrote before the outage.
+	before := s.sinkFile + ".before-outage"
+	require.NoError(t, os.Rename(s.sinkFile, before))
 	// Whatever happens below, the backend comes back for the next subtest.
 	restarted := false
 	restart := func() {
@@ -55,29 +61,37 @@ func backendOutage(t *testing.T, s *stack) {
 	restart()
 	backAt := time.Now()
 
-	// The load stops by itself after maxTraces traces (150 s); bounded here.
-	select {
-	case <-l.done:
-	case <-time.After(duration + time.Minute):
-		t.Fatal("the load did not finish")
-	}
+	// The load ends at duration (or after maxTraces traces): on a busy
+	// machine its ticks can fall behind, so the rate reached is measured.
+	time.Sleep(time.Until(loadStart.Add(duration)))
+	l.stop()
+	loadEnd := time.Now()
 	retries, refused := l.stats()
 	sent := l.sent()
-	rep := waitSink(t, s.sinkFile, sent, 30*time.Second, 3*time.Minute)
+	inOutage := 0
+	for i := range sent {
+		if first, _ := l.sentAt(i); first.After(stoppedAt) && first.Before(backAt) {
+			inOutage++
+		}
+	}
+	rep := waitSinkFiles(t, []string{before, s.sinkFile}, sent, 30*time.Second, 3*time.Minute)
 	end := s.gatewayCounters(queueCounters)
 	lost := 0
 	for _, spans := range rep.missing {
 		lost += len(spans)
 	}
-	t.Logf("backend down %s (from +%s) at %d spans/s through the agent: %d traces (%d spans) sent, %d requests retried, %d refused; "+
+	rate := float64(len(sent)*spansPerTrace) / loadEnd.Sub(loadStart).Seconds()
+	t.Logf("backend down %s (from +%s) at %d spans/s (reached: %.0f spans/s) through the agent: %d traces (%d spans) sent, %d spans during the outage, %d requests retried, %d refused; "+
 		"gateways' queues at the end of the outage: %.0f bytes of requests; enqueue_failed %.0f; the sink had every span %.0fs after it returned: "+
 		"%d spans lost of %d traces, %d duplicated",
-		outage, before, perTick*spansPerTrace*int(time.Second/tick), len(sent), len(sent)*spansPerTrace, retries, len(refused),
+		outage, lead, perTick*spansPerTrace*int(time.Second/tick), rate, len(sent), len(sent)*spansPerTrace, inOutage*spansPerTrace, retries, len(refused),
 		during["queue_size"], end["enqueue_failed"]-start["enqueue_failed"], time.Since(backAt).Seconds(),
 		lost, len(rep.missing), rep.duplicates)
 
 	require.Emptyf(t, refused, "requests the agent never accepted")
-	assert.EqualValues(t, maxTraces, len(sent), "every trace sent")
+	// At least half the target rate through the outage (the ticks of a busy
+	// machine fall behind; the count at the sink is what is asserted).
+	assert.Greater(t, inOutage*spansPerTrace, int(outage.Seconds())*500, "spans sent during the outage")
 	assert.Positive(t, during["queue_size"], "the gateways' disk queues held the outage")
 	assert.Zero(t, end["enqueue_failed"]-start["enqueue_failed"], "no request refused by a full queue")
 	assert.Emptyf(t, rep.missing, "%s", rep.describe())
