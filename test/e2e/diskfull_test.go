@@ -59,6 +59,7 @@ func TestGatewayWithAFullQueueFilesystem(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
+		failed = enqueueFailed(t, gw)
 		if float64(lost) <= failed || time.Now().After(deadline) {
 			break
 		}
@@ -66,6 +67,7 @@ func TestGatewayWithAFullQueueFilesystem(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
+	failed = enqueueFailed(t, gw)
 	log := readLog(t, gw)
 	t.Logf("queue on a full 2 MiB filesystem, backend down: %d spans offered; refused to the sender %d (%v); accepted %d, delivered %d, lost %d (enqueue_failed_spans %.0f); duplicated %d; %d log lines name the full disk",
 		traces*spans, len(o.refused)*spans, o.codes, len(o.accepted)*spans, len(o.accepted)*spans-lost, lost, failed, dup, strings.Count(log, "no space left on device"))

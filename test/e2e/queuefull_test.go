@@ -97,6 +97,7 @@ func TestGatewayWithAFullDiskQueue(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
+		failed = enqueueFailed(t, gw)
 		if float64(lost) <= failed || time.Now().After(deadline) {
 			break
 		}
@@ -105,6 +106,7 @@ func TestGatewayWithAFullDiskQueue(t *testing.T) {
 	time.Sleep(time.Second) // late duplicates
 	got := readSink(t, topo.SinkFile)
 	lost, dup = tally(got, o.accepted, spans)
+	failed = enqueueFailed(t, gw)
 	log, err := os.ReadFile(gw.LogFile)
 	require.NoError(t, err)
 	assert.Contains(t, string(log), "sending queue is full", "the drop is logged")
@@ -118,4 +120,15 @@ func TestGatewayWithAFullDiskQueue(t *testing.T) {
 	assert.EqualValues(t, lost, failed, "every accepted span that did not arrive is counted as dropped by the gateway (nothing silent)")
 	assert.Zero(t, refusedArrived, "a refused span does not reach the sink")
 	assert.Zero(t, dup, "no duplicates")
+}
+
+// enqueueFailed reads the spans the gateway could not queue (it counts on
+// while decisions and batches still reach the exporter).
+func enqueueFailed(t *testing.T, gw localtopo.Member) float64 {
+	t.Helper()
+	m, err := testbed.Scrape(gw.Addr(localtopo.PortMetrics))
+	require.NoError(t, err)
+	failed, ok := sumMetric(m, "otelcol_exporter_enqueue_failed_spans", nil)
+	require.True(t, ok, "the gateway publishes otelcol_exporter_enqueue_failed_spans")
+	return failed
 }
