@@ -233,7 +233,7 @@ func TestGeneratedConfigCopiesAreInStep(t *testing.T) {
 			kustomize++
 		}
 	}
-	assert.Equal(t, 3, kustomize, "agent, gateway and sidecar for kustomize")
+	assert.Equal(t, 4, kustomize, "agent, gateway and sidecar for kustomize, and the agent's persistent-queue overlay")
 }
 
 // Plain `kubectl apply -k deploy/k8s/overlays/<overlay>`, Argo CD and Flux:

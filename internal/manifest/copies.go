@@ -33,6 +33,8 @@ var Copies = []Copy{
 	{Source: "configs/agent.yaml", Dest: "deploy/k8s/tiers/agent/agent.yaml"},
 	{Source: "configs/gateway.yaml", Dest: "deploy/k8s/tiers/gateway/gateway.yaml"},
 	{Source: "configs/sidecar.yaml", Dest: "deploy/k8s/tiers/sidecar/sidecar.yaml"},
+	// The opt-in agent queue on the node (README, "Agents: a persistent queue on the node").
+	{Source: "configs/overlays/agent-persistent-queue.yaml", Dest: "deploy/k8s/components/agent-persistent-queue/agent-persistent-queue.yaml"},
 	{Source: "configs/agent.yaml", Dest: "deploy/helm/values-agent.yaml", ValuesKey: "alternateConfig"},
 	{Source: "configs/gateway.yaml", Dest: "deploy/helm/values-gateway.yaml", ValuesKey: "alternateConfig"},
 }

@@ -47,7 +47,8 @@ var counters = map[string]seriesKey{
 // scaled 3 → 4 → 3 under load split traces only during the change (cause
 // ring_change) and lose no span; a gateway killed under load loses only what
 // it held, and its replacement becomes ready; the shipped alerts and
-// dashboard work on a real Prometheus scraping it.
+// dashboard work on a real Prometheus scraping it; the backend stopped for
+// 2 minutes under load loses nothing.
 func TestComposeTopology(t *testing.T) {
 	requireDocker(t)
 	s := startStack(t, 3, map[string]string{
@@ -71,6 +72,8 @@ func TestComposeTopology(t *testing.T) {
 	t.Run("peers authenticated", func(t *testing.T) { peersAuthenticated(t, s) })
 	t.Run("gateway killed under load", func(t *testing.T) { killGateway(t, s) })
 	t.Run("alerts and dashboard on a real Prometheus", func(t *testing.T) { monitoringOnPrometheus(t, s) })
+	// Last: the outage fills the gateways' queues and their send failures.
+	t.Run("backend down 2 minutes under load", func(t *testing.T) { backendOutage(t, s) })
 }
 
 // steadyState: every trace sent to the agent reaches the sink whole, through

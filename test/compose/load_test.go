@@ -187,7 +187,23 @@ type sinkReport struct {
 }
 
 func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
-	got, err := testbed.ReadSinkSpans(path)
+	return readSinkFiles([]string{path}, ids)
+}
+
+// readSinkFiles is readSink over the spans of several sink files (a sink
+// started again truncates its file: the test moves the old one aside).
+func readSinkFiles(paths []string, ids []pcommon.TraceID) (sinkReport, error) {
+	got := map[pcommon.TraceID][]testbed.SinkSpan{}
+	var err error
+	for _, path := range paths {
+		spans, e := testbed.ReadSinkSpans(path)
+		if e != nil {
+			err = e
+		}
+		for id, s := range spans {
+			got[id] = append(got[id], s...)
+		}
+	}
 	rep := sinkReport{traces: len(ids), missing: map[pcommon.TraceID][]int{}}
 	for _, id := range ids {
 		seen := map[pcommon.SpanID]int{}
@@ -215,14 +231,20 @@ func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
 // new arrived for quiet, or until timeout; it returns the last report.
 func waitSink(t *testing.T, path string, ids []pcommon.TraceID, quiet, timeout time.Duration) sinkReport {
 	t.Helper()
+	return waitSinkFiles(t, []string{path}, ids, quiet, timeout)
+}
+
+// waitSinkFiles is waitSink over several sink files.
+func waitSinkFiles(t *testing.T, paths []string, ids []pcommon.TraceID, quiet, timeout time.Duration) sinkReport {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	lastChange, lastSpans := time.Now(), -1
 	for {
-		rep, err := readSink(path, ids)
+		rep, err := readSinkFiles(paths, ids)
 		if err == nil && len(rep.missing) == 0 {
 			// Let late duplicates land before judging.
 			time.Sleep(time.Second)
-			rep, _ = readSink(path, ids)
+			rep, _ = readSinkFiles(paths, ids)
 			return rep
 		}
 		if rep.spans != lastSpans {

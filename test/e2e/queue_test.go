@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/localtopo"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 )
@@ -302,119 +298,6 @@ func TestGatewayWithATruncatedQueueFileFailsAtStart(t *testing.T) {
 	assert.Contains(t, string(log), `failed to start "otlp_grpc/backend" exporter`)
 	assert.Contains(t, string(log), "file size too small 5000")
 	t.Logf("start error: %v", lastLines(string(log), 1))
-}
-
-// dirBytes is the size of the files in dir.
-func dirBytes(t *testing.T, dir string) int64 {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var n int64
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !e.IsDir() {
-			n += info.Size()
-		}
-	}
-	return n
-}
-
-// Issue 15, part 3: the backend is down for 2 minutes while a gateway
-// receives 1,000 spans/s; every span reaches the sink after it returns
-// (counted by trace and span ID), and the disk queue's size at the end of
-// the outage sizes the queue (bytes per span on disk).
-func TestGatewayRidesOutATwoMinuteBackendOutage(t *testing.T) {
-	const (
-		rate     = 1000
-		duration = 150 * time.Second
-		spans    = 5
-		seed     = 156
-		outage   = 2 * time.Minute
-	)
-	topo, sink := gatewayAndSink(t, "127.0.156", map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"})
-	startMember(t, topo.Gateways[0])
-	count := uint64(rate * duration / time.Second)
-
-	type result struct {
-		sum loadgen.Summary
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		cmd := exec.Command(testbed.Loadgen(t), "--endpoint", topo.Gateways[0].Addr(localtopo.PortOTLPGRPC), "--seed", itoa(seed),
-			"--count", itoa(count), "--rate", itoa(rate), "--spans-per-trace", itoa(spans), "--traces-per-request", "20", "--json")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			done <- result{err: fmt.Errorf("loadgen: %w: %s", err, stderr.String())}
-			return
-		}
-		var sum loadgen.Summary
-		done <- result{sum: sum, err: json.Unmarshal(stdout.Bytes(), &sum)}
-	}()
-
-	time.Sleep(10 * time.Second)
-	sink.Stop()
-	time.Sleep(outage)
-	queueDir := topo.Gateways[0].Env["FILE_STORAGE_DIR"]
-	onDisk := dirBytes(t, queueDir)
-	m, err := testbed.Scrape(topo.Gateways[0].Addr(localtopo.PortMetrics))
-	require.NoError(t, err)
-	queued := m.Sum("otelcol_exporter_queue_size", map[string]string{"data_type": "traces"})
-	refused := m.Sum("otelcol_exporter_enqueue_failed_spans", nil)
-	second := topo.Sink
-	second.Env = map[string]string{}
-	for k, v := range topo.Sink.Env {
-		second.Env[k] = v
-	}
-	second.Env["SINK_FILE"] = topo.SinkFile + ".after"
-	second.LogFile += ".after"
-	startMember(t, second)
-
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(duration + time.Minute):
-		t.Fatal("loadgen did not finish")
-	}
-	require.NoError(t, r.err)
-	require.EqualValues(t, count, r.sum.Spans.Accepted, "the gateway accepted every span during the outage: %+v", r.sum.Spans)
-
-	ids := make([]pcommon.TraceID, count/spans)
-	for i := range ids {
-		ids[i] = pcommon.TraceID(loadgen.TraceID(seed, uint64(i)))
-	}
-	var lost, dup int
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		got := readSink(t, topo.SinkFile)
-		for id, s := range readSink(t, second.Env["SINK_FILE"]) {
-			got[id] = append(got[id], s...)
-		}
-		lost, dup = tallyLoadgen(got, ids, spans)
-		if lost == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
-	}
-	perSpan := float64(onDisk) / float64(rate*outage/time.Second)
-	t.Logf("backend down %s at %d spans/s: queue size %0.f (bytes of requests), %d bytes on disk (%.0f B/span: 1 GiB rides out %.1f h at %d spans/s), %0.f refused; after it: %d of %d spans lost, %d duplicated",
-		outage, rate, queued, onDisk, perSpan, float64(1<<30)/perSpan/rate/3600, rate, refused, lost, count, dup)
-	assert.Zero(t, refused, "the queue held the whole outage")
-	assert.Zero(t, lost, "every span arrives after the backend returns")
-}
-
-// tallyLoadgen counts loadgen's traces at the sink: the spans missing (a
-// trace has spans spans, of distinct IDs) and the copies beyond one.
-func tallyLoadgen(got map[pcommon.TraceID][]testbed.SinkSpan, ids []pcommon.TraceID, spans int) (lost, dup int) {
-	for _, id := range ids {
-		distinct := map[pcommon.SpanID]bool{}
-		for _, s := range got[id] {
-			distinct[s.SpanID] = true
-		}
-		lost += spans - len(distinct)
-		dup += len(got[id]) - len(distinct)
-	}
-	return lost, dup
 }
 
 // Issue 15, part 5: what an agent loses when it stops or is killed right
