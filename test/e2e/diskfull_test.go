@@ -23,8 +23,10 @@ func onSmallFilesystem(t *testing.T, dir, size string) []string {
 	prefix := []string{"unshare", "--mount", "--map-root-user", "--", "sh", "-c", `mount -t tmpfs -o size=` + size + ` tmpfs "$0" && exec "$@"`, dir}
 	probe := append(append([]string(nil), prefix...), "true")
 	if out, err := exec.Command(probe[0], probe[1:]...).CombinedOutput(); err != nil {
-		// Not a skip: the machines of make test (CI's included) allow it.
-		t.Fatalf("cannot mount a size-limited tmpfs in a user namespace (unshare): %v: %s", err, out)
+		// This machine and CI allow it; a machine without user namespaces
+		// (or util-linux's unshare) cannot make a full filesystem for a
+		// user, and says so.
+		t.Skipf("SKIPPED, not passed: cannot mount a size-limited tmpfs in a user namespace (unshare, from util-linux; kernel.unprivileged_userns_clone): %v: %s", err, out)
 	}
 	return prefix
 }
