@@ -44,21 +44,22 @@ type Cost struct {
 
 // DefaultCosts are used when there is too little traffic to measure a cost.
 // They are `make bench`'s figures for each tier's shipped config (the gateway
-// sampling 1 %, as shipped), measured 2026-11-25 on an AMD EPYC, 2 CPUs, at
-// commit 233fa88: the collector alone on one core (GOMAXPROCS=1), OTLP/gRPC
-// requests of 100 traces × 5 spans of 194 bytes. CoresPer10k is the larger of
-// the benchmark's two estimates (at the highest sustained rate, and at 20,000
+// sampling 1 %, as shipped, with the GOGC and GOMEMLIMIT of its manifests),
+// measured 2026-12-02 on an AMD EPYC, 2 CPUs, at commit 20046bf: the
+// collector alone on one core (GOMAXPROCS=1), OTLP/gRPC requests of 100
+// traces × 5 spans of 194 bytes. CoresPer10k is the larger of the
+// benchmark's two estimates (at the highest sustained rate, and at 20,000
 // spans/s); memory is RSS growth from idle to 20,000 spans/s, per 10,000.
 var DefaultCosts = map[string]Cost{
-	"agent":   {CoresPer10k: 0.092, MemoryBytesPer10k: 9.2 * (1 << 20), IdleMemoryBytes: 102.2 * (1 << 20)},
-	"gateway": {CoresPer10k: 0.122, MemoryBytesPer10k: 184.7 * (1 << 20), IdleMemoryBytes: 117.6 * (1 << 20)},
-	"sidecar": {CoresPer10k: 0.093, MemoryBytesPer10k: 9.9 * (1 << 20), IdleMemoryBytes: 95.9 * (1 << 20)},
+	"agent":   {CoresPer10k: 0.128, MemoryBytesPer10k: 9.5 * (1 << 20), IdleMemoryBytes: 103.0 * (1 << 20)},
+	"gateway": {CoresPer10k: 0.126, MemoryBytesPer10k: 266.1 * (1 << 20), IdleMemoryBytes: 118.3 * (1 << 20)},
+	"sidecar": {CoresPer10k: 0.115, MemoryBytesPer10k: 12.8 * (1 << 20), IdleMemoryBytes: 94.8 * (1 << 20)},
 }
 
 // DefaultTailSamplingBytesPerSpan is the heap a span held by tail_sampling
 // costs, in bytes, when it cannot be measured: `make bench`'s live heap per
-// trace awaiting its decision (3,439 bytes) ÷ its 5 spans of 194 bytes.
-const DefaultTailSamplingBytesPerSpan = 688
+// trace awaiting its decision (3,453 bytes) ÷ its 5 spans of 194 bytes.
+const DefaultTailSamplingBytesPerSpan = 691
 
 // The seed's headroom rules.
 const (
