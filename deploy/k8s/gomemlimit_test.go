@@ -26,18 +26,18 @@ func envValue(env []corev1.EnvVar, name string) string {
 	return ""
 }
 
-// wantGoRuntime is the GOMEMLIMIT and GOGC a shipped collector must have:
-// GOMEMLIMIT at 80 % of its limit, and GOGC manifest.GatewayGOGC on
-// gateways, the Go default elsewhere.
-func wantGoRuntime(gateway bool, limit int64) (gomemlimit, gogc string) {
+// wantGOGC is the GOGC a shipped collector must have: manifest.GatewayGOGC
+// on gateways, the Go default (unset) elsewhere.
+func wantGOGC(gateway bool) string {
 	if gateway {
-		return manifest.GoMemLimit(limit), manifest.GatewayGOGC
+		return manifest.GatewayGOGC
 	}
-	return manifest.GoMemLimit(limit), ""
+	return ""
 }
 
-// Every collector of every overlay sets GOMEMLIMIT (and gateways GOGC) as
-// wantGoRuntime says, the operator's collector too: a limit changed without
+// Every collector of every overlay sets GOMEMLIMIT to 80 % of its
+// container's memory limit (manifest.GoMemLimit), and GOGC as wantGOGC says,
+// the operator's collector too: a limit changed without
 // its GOMEMLIMIT fails here.
 func TestGoMemLimitFollowsTheMemoryLimitInEveryOverlay(t *testing.T) {
 	checked := 0
@@ -47,9 +47,9 @@ func TestGoMemLimitFollowsTheMemoryLimitInEveryOverlay(t *testing.T) {
 			c := container(t, w)
 			limit := c.Resources.Limits.Memory()
 			require.False(t, limit.IsZero(), "%s: %s %s has a memory limit", o, w.Kind, w.Name)
-			memLimit, gogc := wantGoRuntime(w.Name == "otel-gateway", limit.Value())
-			assert.Equal(t, memLimit, envValue(c.Env, "GOMEMLIMIT"), "%s: %s %s: GOMEMLIMIT for the %s limit", o, w.Kind, w.Name, limit)
-			assert.Equal(t, gogc, envValue(c.Env, "GOGC"), "%s: %s %s: GOGC", o, w.Kind, w.Name)
+			assert.Equal(t, manifest.GoMemLimit(limit.Value()), envValue(c.Env, "GOMEMLIMIT"),
+				"%s: %s %s: GOMEMLIMIT at 80 %% of the %s limit", o, w.Kind, w.Name, limit)
+			assert.Equal(t, wantGOGC(w.Name == "otel-gateway"), envValue(c.Env, "GOGC"), "%s: %s %s: GOGC", o, w.Kind, w.Name)
 			checked++
 		}
 		for _, cr := range manifest.All[*unstructured.Unstructured](set) {
@@ -84,7 +84,7 @@ func dockerBytes(t *testing.T, s string) int64 {
 }
 
 // Compose: every service of our image has a memory limit, and GOMEMLIMIT
-// and GOGC as wantGoRuntime says.
+// (80 %) and GOGC as wantGOGC says.
 func TestGoMemLimitFollowsTheMemoryLimitInCompose(t *testing.T) {
 	var compose struct {
 		Services map[string]struct {
@@ -101,9 +101,9 @@ func TestGoMemLimitFollowsTheMemoryLimitInCompose(t *testing.T) {
 		}
 		ours = append(ours, name)
 		require.NotEmpty(t, svc.MemLimit, "%s: mem_limit", name)
-		memLimit, gogc := wantGoRuntime(name == "gateway", dockerBytes(t, svc.MemLimit))
-		assert.Equal(t, memLimit, svc.Environment["GOMEMLIMIT"], "%s: GOMEMLIMIT for mem_limit %s", name, svc.MemLimit)
-		assert.Equal(t, gogc, svc.Environment["GOGC"], "%s: GOGC", name)
+		assert.Equal(t, manifest.GoMemLimit(dockerBytes(t, svc.MemLimit)), svc.Environment["GOMEMLIMIT"],
+			"%s: GOMEMLIMIT at 80 %% of mem_limit %s", name, svc.MemLimit)
+		assert.Equal(t, wantGOGC(name == "gateway"), svc.Environment["GOGC"], "%s: GOGC", name)
 	}
 	assert.ElementsMatch(t, []string{"sink", "gateway", "agent"}, ours, "the collectors of the compose topology")
 }

@@ -199,9 +199,8 @@ func TestHelmGatewayQueueSizingAndGoMemLimit(t *testing.T) {
 		w := helmWorkload(t, tierName)
 		c := container(t, w)
 		assertResources(t, seedRow(t, tierName, row), c.Resources, "helm "+tierName)
-		memLimit, gogc := wantGoRuntime(tierName == "gateway", c.Resources.Limits.Memory().Value())
-		assert.Equal(t, memLimit, envValue(c.Env, "GOMEMLIMIT"), "%s: GOMEMLIMIT", tierName)
-		assert.Equal(t, gogc, envValue(c.Env, "GOGC"), "%s: GOGC", tierName)
+		assert.Equal(t, manifest.GoMemLimit(c.Resources.Limits.Memory().Value()), envValue(c.Env, "GOMEMLIMIT"), "%s: GOMEMLIMIT", tierName)
+		assert.Equal(t, wantGOGC(tierName == "gateway"), envValue(c.Env, "GOGC"), "%s: GOGC", tierName)
 	}
 	set := helmSet(t, "gateway")
 	w := helmWorkload(t, "gateway")
