@@ -106,51 +106,65 @@ func (p Pair) value(cfg, base Window) float64 {
 	return cfg.CPUPerMillion / base.CPUPerMillion
 }
 
-// comparePair is the ratio of Options.Compare: the scenario changed over
-// the scenario as is.
-const comparePair = "compare"
-
-// pairs are the pairs the options ask for, with their two scenarios.
-func (o Options) pairs() []Pair {
-	if o.Compare != "" {
-		return []Pair{{Name: comparePair, What: fmt.Sprintf("%s with %s %v over %s", o.Compare, strings.Join(o.CompareOverlays, ", "), o.CompareEnv, o.Compare),
-			Config: o.Compare + "+", Baseline: o.Compare, Kind: KindSpeed}}
-	}
-	return Pairs
+// ratioRun is a pair with its two scenarios: the configuration's and the
+// baseline's.
+type ratioRun struct {
+	Pair
+	scenarios [2]Scenario
+	// err says why the pair cannot run.
+	err error
 }
 
-// scenario finds a pair's scenario: name+ is Options.Compare's change.
-func (o Options) scenario(name string) (Scenario, bool) {
-	base, changed := strings.CutSuffix(name, "+")
-	s, ok := ScenarioByName(base)
-	if !ok || !changed {
-		return s, ok
+// ratioRuns are the pairs the options ask for: Options.Compare's alone, or
+// Pairs (those of Options.Pairs when set).
+func (o Options) ratioRuns() []ratioRun {
+	if o.Compare != "" {
+		base, _ := ScenarioByName(o.Compare) // Validate checked it
+		changed := base
+		changed.Name += "-changed"
+		changed.Overlays = append(slices.Clone(base.Overlays), o.CompareOverlays...)
+		changed.Env = maps.Clone(base.Env)
+		if changed.Env == nil {
+			changed.Env = map[string]string{}
+		}
+		maps.Copy(changed.Env, o.CompareEnv)
+		p := Pair{Name: "compare", What: fmt.Sprintf("%s with %s %v over %s", o.Compare, strings.Join(o.CompareOverlays, ", "), o.CompareEnv, o.Compare),
+			Config: changed.Name, Baseline: base.Name, Kind: KindSpeed}
+		return []ratioRun{{Pair: p, scenarios: [2]Scenario{changed, base}}}
 	}
-	s.Name += "-changed"
-	s.Overlays = append(slices.Clone(s.Overlays), o.CompareOverlays...)
-	s.Env = maps.Clone(s.Env)
-	if s.Env == nil {
-		s.Env = map[string]string{}
+	var runs []ratioRun
+	for _, p := range Pairs {
+		if len(o.Pairs) > 0 && !slices.Contains(o.Pairs, p.Name) {
+			continue
+		}
+		run := ratioRun{Pair: p}
+		for i, name := range []string{p.Config, p.Baseline} {
+			s, ok := ScenarioByName(name)
+			if !ok {
+				run.err = fmt.Errorf("pair %s: no configuration %q", p.Name, name)
+			}
+			run.scenarios[i] = s
+		}
+		runs = append(runs, run)
 	}
-	maps.Copy(s.Env, o.CompareEnv)
-	return s, true
+	return runs
 }
 
 // costRatios measures every pair the options ask for, one pair at a time.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 	spans := int64(l.opts.RatioRate * l.opts.RatioDuration.Seconds())
 	res := Ratios{Rate: l.opts.RatioRate, Spans: spans, Reps: l.opts.Reps}
-	for _, p := range l.opts.pairs() {
-		if len(l.opts.Pairs) > 0 && !slices.Contains(l.opts.Pairs, p.Name) {
-			continue
+	for _, run := range l.opts.ratioRuns() {
+		r, err := Ratio{Pair: run.Pair}, run.err
+		if err == nil {
+			r, err = l.measurePair(ctx, run, spans)
 		}
-		r, err := l.measurePair(ctx, p, spans)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		if err != nil {
 			r.Failed = err.Error()
-			l.logf("ratio %s failed: %v", p.Name, err)
+			l.logf("ratio %s failed: %v", run.Name, err)
 		}
 		res.Ratios = append(res.Ratios, r)
 	}
@@ -160,7 +174,8 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 // measurePair starts the pair's two collectors, warms each with one window
 // that is not counted (maps, the queue's file and the heap reach their
 // size), and takes Reps repetitions in alternating order.
-func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, error) {
+func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio, error) {
+	p := run.Pair
 	r := Ratio{Pair: p}
 	var both [2]*collector
 	defer func() {
@@ -170,11 +185,7 @@ func (l *Lab) measurePair(ctx context.Context, p Pair, spans int64) (Ratio, erro
 			}
 		}
 	}()
-	for i, name := range []string{p.Config, p.Baseline} {
-		s, ok := l.opts.scenario(name)
-		if !ok {
-			return r, fmt.Errorf("pair %s: no configuration %q", p.Name, name)
-		}
+	for i, s := range run.scenarios {
 		c, err := l.start(ctx, s, fmt.Sprintf("ratio-%s-%d", p.Name, i), l.host(10+i), l.opts.CollectorCPU, nil)
 		if err != nil {
 			return r, err

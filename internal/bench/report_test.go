@@ -284,3 +284,24 @@ func TestMemorySlopeThatIsNotPositiveIsNotResolved(t *testing.T) {
 	assert.Contains(t, md, "too few bytes each for this measurement to resolve")
 	assert.NotContains(t, md, "-148")
 }
+
+func TestRatioRunsResolveTheirScenarios(t *testing.T) {
+	o := DefaultOptions()
+	o.Pairs = []string{"gc"}
+	runs := o.ratioRuns()
+	require.Len(t, runs, 1)
+	require.NoError(t, runs[0].err)
+	assert.Equal(t, "gateway", runs[0].scenarios[0].Name)
+	assert.Equal(t, "gateway-default-gc", runs[0].scenarios[1].Name)
+
+	o.Compare, o.CompareOverlays, o.CompareEnv = "gateway", []string{"/tmp/mine.yaml"}, map[string]string{"GOGC": "200"}
+	runs = o.ratioRuns()
+	require.Len(t, runs, 1, "a comparison is the one ratio taken")
+	changed, base := runs[0].scenarios[0], runs[0].scenarios[1]
+	assert.Equal(t, "gateway-changed", changed.Name)
+	assert.Equal(t, []string{"/tmp/mine.yaml"}, changed.Overlays)
+	assert.Equal(t, "200", changed.Env["GOGC"])
+	shipped, _ := ScenarioByName("gateway")
+	assert.Equal(t, shipped, base, "the baseline is the configuration as is")
+	assert.Equal(t, KindSpeed, runs[0].Kind)
+}
