@@ -159,6 +159,22 @@ func tally(got map[pcommon.TraceID][]testbed.SinkSpan, ids []pcommon.TraceID, sp
 	return lost, dup
 }
 
+// waitDelivered reads the sink until it holds every span of ids (or within
+// has passed), then once more after late duplicates had time to arrive, and
+// returns that last read.
+func waitDelivered(t *testing.T, path string, ids []pcommon.TraceID, spans int, within time.Duration) map[pcommon.TraceID][]testbed.SinkSpan {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if lost, _ := tally(readSink(t, path), ids, spans); lost == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	return readSink(t, path)
+}
+
 func readSink(t *testing.T, path string) map[pcommon.TraceID][]testbed.SinkSpan {
 	t.Helper()
 	got, err := testbed.ReadSinkSpans(path)
@@ -233,18 +249,8 @@ func TestGatewayKilledDeliversItsDiskQueueAfterRestart(t *testing.T) {
 
 	startMember(t, topo.Sink)
 	startMember(t, topo.Gateways[0]) // same FILE_STORAGE_DIR
-	var lost, dup int
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		lost, dup = tally(readSink(t, topo.SinkFile), accepted, spans)
-		if lost == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second)
-	got := readSink(t, topo.SinkFile)
-	lost, dup = tally(got, accepted, spans)
+	got := waitDelivered(t, topo.SinkFile, accepted, spans, 60*time.Second)
+	lost, dup := tally(got, accepted, spans)
 	heldLost, _ := tally(got, held, spans)
 	t.Logf("SIGKILL with %d spans in the disk queue and %d in tail sampling's memory: queued spans lost %d, duplicated %d; in-memory spans lost %d",
 		traces*spans, len(held)*spans, lost, dup, heldLost)
@@ -350,17 +356,7 @@ func TestAgentWithPersistentQueueKilledAfterABurstDeliversOnRestart(t *testing.T
 	ids := sendTraces(t, agent.Addr(localtopo.PortOTLPGRPC), 1580, traces, spans, 100)
 	p.Kill()
 	startMember(t, agent)
-	var lost, dup int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		lost, dup = tally(readSink(t, topo.SinkFile), ids, spans)
-		if lost == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second)
-	lost, dup = tally(readSink(t, topo.SinkFile), ids, spans)
+	lost, dup := tally(waitDelivered(t, topo.SinkFile, ids, spans, 30*time.Second), ids, spans)
 	t.Logf("agent with a persistent queue, SIGKILL after a burst of %d spans, restarted: lost %d, duplicated %d", traces*spans, lost, dup)
 	assert.Zero(t, lost, "every span the agent accepted is sent after its restart")
 }
