@@ -28,7 +28,7 @@ func TestGatewayStatefulSetMatchesTheDiskQueueDesign(t *testing.T) {
 			ss := statefulSet(t, set, w)
 			v := w.view(t, set, 0)
 
-			c, err := tierrules.Parse(v.Config.Conf.ToStringMap())
+			c, err := tierrules.Parse(v.Config.ToStringMap())
 			require.NoError(t, err)
 			var preStop time.Duration
 			if h := container(t, w).Lifecycle; h != nil && h.PreStop != nil && h.PreStop.Sleep != nil {

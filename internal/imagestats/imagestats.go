@@ -118,7 +118,7 @@ func waitHealthy(ctx context.Context, url string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("health_check at %s not healthy after 60s (last: %v)", url, err)
+			return fmt.Errorf("health_check at %s not healthy after 60s (last: %w)", url, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

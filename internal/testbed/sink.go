@@ -3,6 +3,7 @@ package testbed // import "github.com/otelcol-tiered/otelcol-tiered/internal/tes
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +38,7 @@ func ReadSinkSpans(path string) (map[pcommon.TraceID][]SinkSpan, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; ; line++ {
 		b, err := r.ReadBytes('\n')
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil // b, if any, is a line still being written
 		}
 		if err != nil {

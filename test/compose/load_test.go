@@ -186,12 +186,8 @@ type sinkReport struct {
 	split []pcommon.TraceID
 }
 
-func readSink(path string, ids []pcommon.TraceID) (sinkReport, error) {
-	return readSinkFiles([]string{path}, ids)
-}
-
-// readSinkFiles is readSink over the spans of several sink files (a sink
-// started again truncates its file: the test moves the old one aside).
+// readSinkFiles reports on ids from the spans of one or more sink files (a
+// sink started again truncates its file: the test moves the old one aside).
 func readSinkFiles(paths []string, ids []pcommon.TraceID) (sinkReport, error) {
 	got := map[pcommon.TraceID][]testbed.SinkSpan{}
 	var err error

@@ -54,18 +54,17 @@ func TestGatewayWithAFullQueueFilesystem(t *testing.T) {
 	}
 	m, err := testbed.Scrape(gw.Addr(localtopo.PortMetrics))
 	require.NoError(t, err, "the gateway answers with its queue's filesystem full")
-	failed, ok := sumMetric(m, "otelcol_exporter_enqueue_failed_spans", nil)
+	_, ok := sumMetric(m, "otelcol_exporter_enqueue_failed_spans", nil)
 	require.True(t, ok, "the gateway publishes otelcol_exporter_enqueue_failed_spans")
 
 	startMember(t, topo.Sink)
 	// Until every accepted span not counted as dropped arrived, or nothing
 	// new arrived for 15 s (a minute at most).
-	var lost, dup int
 	deadline := time.Now().Add(60 * time.Second)
 	lastLost, lastChange := -1, time.Now()
 	for {
-		lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
-		failed = enqueueFailed(t, gw)
+		lost, _ := tally(readSink(t, topo.SinkFile), o.accepted, spans)
+		failed := enqueueFailed(t, gw)
 		if lost != lastLost {
 			lastLost, lastChange = lost, time.Now()
 		}
@@ -75,8 +74,8 @@ func TestGatewayWithAFullQueueFilesystem(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
-	lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
-	failed = enqueueFailed(t, gw)
+	lost, dup := tally(readSink(t, topo.SinkFile), o.accepted, spans)
+	failed := enqueueFailed(t, gw)
 	end, err := testbed.Scrape(gw.Addr(localtopo.PortMetrics))
 	require.NoError(t, err)
 	stuck := end.Sum("otelcol_exporter_queue_size", map[string]string{"data_type": "traces"})

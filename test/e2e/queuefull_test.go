@@ -86,18 +86,17 @@ func TestGatewayWithAFullDiskQueue(t *testing.T) {
 	require.True(t, ok, "the gateway publishes otelcol_exporter_queue_size")
 	capacity, ok := sumMetric(m, "otelcol_exporter_queue_capacity", map[string]string{"data_type": "traces"})
 	require.True(t, ok, "the gateway publishes otelcol_exporter_queue_capacity")
-	failed, ok := sumMetric(m, "otelcol_exporter_enqueue_failed_spans", nil)
+	_, ok = sumMetric(m, "otelcol_exporter_enqueue_failed_spans", nil)
 	require.True(t, ok, "the gateway publishes otelcol_exporter_enqueue_failed_spans")
 	refusedMem, _ := sumMetric(m, "otelcol_receiver_refused_spans", nil)
 
 	startMember(t, topo.Sink)
 	// Wait until the sink holds every accepted span the gateway did not
 	// count as dropped (or a minute).
-	var lost, dup int
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		lost, dup = tally(readSink(t, topo.SinkFile), o.accepted, spans)
-		failed = enqueueFailed(t, gw)
+		lost, _ := tally(readSink(t, topo.SinkFile), o.accepted, spans)
+		failed := enqueueFailed(t, gw)
 		if float64(lost) <= failed || time.Now().After(deadline) {
 			break
 		}
@@ -105,8 +104,8 @@ func TestGatewayWithAFullDiskQueue(t *testing.T) {
 	}
 	time.Sleep(time.Second) // late duplicates
 	got := readSink(t, topo.SinkFile)
-	lost, dup = tally(got, o.accepted, spans)
-	failed = enqueueFailed(t, gw)
+	lost, dup := tally(got, o.accepted, spans)
+	failed := enqueueFailed(t, gw)
 	log, err := os.ReadFile(gw.LogFile)
 	require.NoError(t, err)
 	assert.Contains(t, string(log), "sending queue is full", "the drop is logged")
