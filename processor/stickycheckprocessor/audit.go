@@ -296,11 +296,11 @@ func (a *audit) recordOne(b *batch, sh *table.Shard, p *pendingTrace) {
 //   - a trace this replica owns that another replica holds (the previous
 //     owner's handoff named it) goes to that replica (holder), also when it
 //     has just left the ring (within grace: it may be draining);
-//   - within hold of a ring change, a trace nobody told this replica about,
-//     whose owner under the previous ring is another member still in the
-//     ring, goes to that member (ring_change: its handoff may not have
-//     arrived); the table remembers that member as the holder, so that the
-//     trace's later spans follow.
+//   - within hold of a ring change, the spans of a trace nobody told this
+//     replica about, whose owner under the previous ring is another member
+//     (in the ring or just gone), are held (holdBuffer): that member's
+//     handoff may not have arrived. A replica's first list counts as a
+//     change from the ring without it (it may be joining a running tier).
 //
 // The shard's lock is held: it only adds to the batch and the table.
 func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner int) bool {
@@ -324,23 +324,16 @@ func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner
 		}
 		return false
 	}
-	if e != nil || v.first || v.prev == nil || b.now.Sub(v.changedAt) >= a.hold {
+	if e != nil || v.prev == nil || b.now.Sub(v.changedAt) >= a.hold {
 		return false
 	}
-	po := v.prevOwner(p.id)
-	if po < 0 || po == v.prev.self {
+	if po := v.prevOwner(p.id); po < 0 || po == v.prev.self {
 		return false
 	}
-	prev := v.prev.ring.Members()[po]
-	m := v.ring.IndexOf(prev)
-	if m < 0 || m == v.self {
-		return false // the previous owner left: nobody else holds it
-	}
-	e, evicted := sh.Upsert(&p.id, p.hash, b.tick, a.table.Window)
-	b.evicted += evicted
-	e.Seen = b.tick
-	tally.AddSeer(e, wire.ReplicaID(prev))
-	return fwd(prev, fwdRingChange)
+	// Its owner before the change is another member, still in the ring or
+	// just gone (it may be draining): hold until that member's handoff can
+	// have come; then the spans are routed again (released).
+	return fwd(holdHere, 0)
 }
 
 // finish records what is pending and counts the batch's splits and
@@ -402,6 +395,9 @@ func (a *audit) ringChanged(old, next *view) {
 		return
 	}
 	a.moveTraces(old, next, a.client.enqueue)
+	// The handoffs go now, not at the next flush: until they arrive, the
+	// new owners hold the spans of the traces they do not know.
+	a.client.flushSoon()
 }
 
 // moveTraces does the work of ringChanged; send queues the reports of each

@@ -8,12 +8,16 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/processor/stickycheckprocessor/internal/wire"
 )
 
-// fwdTrace is a trace of the batch whose spans go to another member.
+// fwdTrace is a trace of the batch whose spans go to another member, or
+// are held (dest holdHere).
 type fwdTrace struct {
 	id     [16]byte
 	dest   string // the member it goes to
 	reason fwdReason
 }
+
+// holdHere is the destination of spans held after a ring change.
+const holdHere = ""
 
 // batchTraces is how many traces of a batch the audit records at once.
 const batchTraces = 256

@@ -16,7 +16,8 @@ type fwdOut struct {
 	td     ptrace.Traces
 	counts [numFwdReasons]int
 	spans  int
-	ok     bool // room reserved in the forwarder's queue
+	ok     bool // room reserved in the forwarder's queue (or taken out to hold)
+	full   bool // held spans the hold buffer had no room for
 	rs     ptrace.ResourceSpans
 	ss     ptrace.ScopeSpans
 	rsOf   int // the source resource spans rs copies, -1 none
@@ -26,7 +27,8 @@ type fwdOut struct {
 // forward moves the spans of the batch's forwarded traces (b.fwd) out of td
 // into one Traces per destination, each under copies of its resource and
 // scope, and queues them; a destination the queue has no room for keeps its
-// spans here (outcome queue_full). It runs only when something is
+// spans here (outcome queue_full). The destination holdHere is the hold
+// buffer: those spans wait there until their view's hold is over. It runs only when something is
 // forwarded: in steady state it is never called, and allocates nothing.
 func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 	dest := make(map[[16]byte]fwdTrace, len(b.fwd))
@@ -54,7 +56,16 @@ func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 			}
 		}
 	}
-	for _, o := range outs {
+	for dest, o := range outs {
+		if dest == holdHere {
+			// Held spans leave the batch even when the buffer is full: then
+			// they are processed here at once, recorded as this replica's.
+			o.ok, o.td = true, ptrace.NewTraces()
+			if o.full = !p.hold.reserve(o.spans); o.full {
+				p.metrics.held(ctx, holdFull, o.spans, 0)
+			}
+			continue
+		}
 		if o.ok = p.fwd.reserve(o.spans); o.ok {
 			o.td = ptrace.NewTraces()
 			continue
@@ -96,6 +107,17 @@ func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 	}
 	for member, o := range outs {
 		if !o.ok {
+			continue
+		}
+		if member == holdHere {
+			if o.full || !p.hold.add(o.td, b.v.changedAt.Add(p.cfg.Forward.Hold)) {
+				if !o.full {
+					p.hold.held.Add(-int64(o.spans)) // stopped (shutdown)
+				}
+				if err := p.processHere(ctx, o.td); err != nil {
+					p.logger.Debug("stickycheck: spans not held were refused downstream", zap.Error(err))
+				}
+			}
 			continue
 		}
 		if !p.fwd.enqueue(member, o.td, o.counts) {

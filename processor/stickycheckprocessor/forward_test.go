@@ -11,7 +11,10 @@ import (
 	"github.com/otelcol-tiered/otelcol-tiered/internal/testbed"
 )
 
-const mForwarded = "processor_stickycheck_spans_forwarded"
+const (
+	mForwarded = "processor_stickycheck_spans_forwarded"
+	mHeld      = "processor_stickycheck_spans_held"
+)
 
 func withForward(edit func(*Config)) func(*Config) {
 	return func(c *Config) {
@@ -119,18 +122,23 @@ func TestForwardNeverLoops(t *testing.T) {
 }
 
 // A scale-out: the new owner gets a trace's next span before (and after)
-// the old owner's handoff arrives. Within hold it sends the spans of traces
-// it does not know to their previous owner, and later spans follow the
-// holder the table remembers: every trace stays on the replica that first
-// got it.
+// the old owner's handoff arrives. Within hold it holds the spans of traces
+// it does not know whose previous owner is another member; released, they
+// go to the holder the handoff named, and so do later spans: every trace
+// stays on the replica that first got it, and nothing is forwarded before
+// a handoff says where.
 func TestForwardKeepsTracesWithTheirHolderThroughAScaleOut(t *testing.T) {
 	ms := freeMembers(t, "127.0.60", 21, 3)
 	before := ms[:2]
+	edit := withForward(func(c *Config) { c.Forward.Hold = time.Second })
 	rs := tier{
-		startReplica(t, ms[0], before, nil, withForward(nil)),
-		startReplica(t, ms[1], before, nil, withForward(nil)),
-		startReplica(t, ms[2], before, nil, withForward(nil)),
+		startReplica(t, ms[0], before, nil, edit),
+		startReplica(t, ms[1], before, nil, edit),
+		startReplica(t, ms[2], before, nil, edit),
 	}
+	// Past the hold of the first lists (a tier starting holds its first
+	// spans, see TestForwardHoldsTheFirstSpansOfATierStartingCold).
+	time.Sleep(1100 * time.Millisecond)
 	ids := testbed.TraceIDs(603, 600)
 	first := byOwner(before, ids)
 	for _, r := range rs[:2] {
@@ -150,8 +158,9 @@ func TestForwardKeepsTracesWithTheirHolderThroughAScaleOut(t *testing.T) {
 	for id, at := range where(rs) {
 		require.Lenf(t, at, 1, "trace %s reached %v", id, at)
 	}
-	assert.EqualValues(t, len(moved), rs[2].sum(t, mForwarded, map[string]string{"reason": "ring_change", "outcome": "sent"}))
-	assert.EqualValues(t, len(moved), rs[2].sum(t, mForwarded, map[string]string{"reason": "holder", "outcome": "sent"}))
+	assert.EqualValues(t, len(moved), rs[2].sum(t, mHeld, map[string]string{"outcome": "released"}), "span 1 held")
+	assert.EqualValues(t, 2*len(moved), rs[2].sum(t, mForwarded, map[string]string{"reason": "holder", "outcome": "sent"}), "spans 1 and 2 to the holder")
+	assert.EqualValues(t, 2*len(moved), rs[2].sum(t, mForwarded, nil))
 	assert.Zero(t, rs[2].sink.SpanCount())
 	rs.settle(t)
 	assert.Zero(t, rs.sum(t, "processor_stickycheck_traces_split", nil))
@@ -234,4 +243,80 @@ func TestForwardDrainKeepsTheLeavingReplicasTraces(t *testing.T) {
 	}
 	assert.EqualValues(t, len(held), leaving.sum(t, "processor_stickycheck_drain_traces_kept", nil))
 	assert.EqualValues(t, len(held), leaving.sum(t, "processor_stickycheck_drain_spans_received", nil))
+}
+
+// A tier starting cold: each replica's first list counts as a change from
+// the ring without it (it could be joining a running tier), so the spans
+// of the traces it owns wait for a handoff for forward::hold. None comes:
+// they are processed where they arrived, nothing is forwarded, nothing
+// split, nothing lost.
+func TestForwardHoldsTheFirstSpansOfATierStartingCold(t *testing.T) {
+	ms := freeMembers(t, "127.0.60", 61, 3)
+	rs := startTier(t, ms, ms, withForward(func(c *Config) { c.Forward.Hold, c.Forward.Drain = 500*time.Millisecond, 0 }))
+	ids := testbed.TraceIDs(607, 300)
+	owners := byOwner(ms, ids)
+	for _, r := range rs {
+		r.send(t, owners[r.member], 0)
+	}
+	waitSpans(t, rs, len(ids))
+	for _, r := range rs {
+		assert.EqualValues(t, len(owners[r.member]), r.sink.SpanCount(), "processed where they arrived")
+		assert.EqualValues(t, len(owners[r.member]), r.sum(t, mHeld, map[string]string{"outcome": "released"}), r.member)
+	}
+	assert.Zero(t, rs.sum(t, mForwarded, nil))
+	rs.settle(t)
+	assert.Zero(t, rs.sum(t, "processor_stickycheck_traces_split", nil))
+}
+
+// A replica joining a running tier: its first list has itself, the others'
+// do not yet. It gets the next spans of the traces it takes over before the
+// old owners have seen it: it holds them, the old owners' handoffs come,
+// and the held spans (and later ones) go to the holder. No trace is split.
+func TestForwardJoiningReplicaHoldsUntilTheHandoff(t *testing.T) {
+	ms := freeMembers(t, "127.0.60", 71, 3)
+	before := ms[:2]
+	edit := withForward(func(c *Config) { c.Forward.Hold, c.Forward.Drain = 1500*time.Millisecond, 0 })
+	old := tier{startReplica(t, ms[0], before, nil, edit), startReplica(t, ms[1], before, nil, edit)}
+	time.Sleep(1600 * time.Millisecond) // past the old replicas' own first hold
+	ids := testbed.TraceIDs(608, 600)
+	first := byOwner(before, ids)
+	for _, r := range old {
+		r.send(t, first[r.member], 0)
+	}
+	joining := startReplica(t, ms[2], ms, nil, edit)
+	rs := append(old, joining)
+	moved := byOwner(ms, ids)[ms[2]]
+	require.NotEmpty(t, moved)
+	joining.send(t, moved, 1) // before any handoff: held
+	old.setMembers(ms)
+	joining.send(t, moved, 2)
+	waitSpans(t, rs, len(ids)+2*len(moved))
+	for id, at := range where(rs) {
+		require.Lenf(t, at, 1, "trace %s reached %v", id, at)
+	}
+	assert.Zero(t, joining.sink.SpanCount(), "the joining replica decides none of the traces it took over")
+	// Span 1 is held; span 2 too if it came before the handoffs.
+	held := joining.sum(t, mHeld, map[string]string{"outcome": "released"})
+	assert.GreaterOrEqual(t, held, int64(len(moved)), "span 1 held")
+	assert.LessOrEqual(t, held, int64(2*len(moved)))
+	assert.EqualValues(t, 2*len(moved), joining.sum(t, mForwarded, map[string]string{"reason": "holder", "outcome": "sent"}))
+	rs.settle(t)
+	assert.Zero(t, rs.sum(t, "processor_stickycheck_traces_split", nil))
+}
+
+// A full hold buffer: the spans that find no room are processed at once,
+// counted (outcome full), and none is lost or held twice.
+func TestForwardHoldFullProcessesAtOnce(t *testing.T) {
+	ms := freeMembers(t, "127.0.60", 81, 2)
+	a := startReplica(t, ms[0], ms, nil, withForward(func(c *Config) {
+		c.Forward.QueueSize = 10
+		c.Forward.Hold = 500 * time.Millisecond
+	}))
+	ids := byOwner(ms, testbed.TraceIDs(609, 200))[ms[0]]
+	a.send(t, ids[:10], 0) // held
+	a.send(t, ids[10:], 0) // no room
+	waitSpans(t, tier{a}, len(ids))
+	assert.EqualValues(t, 10, a.sum(t, mHeld, map[string]string{"outcome": "released"}))
+	assert.EqualValues(t, len(ids)-10, a.sum(t, mHeld, map[string]string{"outcome": "full"}))
+	assert.Zero(t, a.sum(t, mForwarded, nil))
 }

@@ -17,13 +17,12 @@ import (
 type fwdReason uint8
 
 const (
-	fwdHolder     fwdReason = iota // another replica holds the trace (the audit's tally)
-	fwdRingChange                  // unknown here; its owner under the previous ring may hold it
-	fwdMisrouted                   // another replica owns the trace
+	fwdHolder    fwdReason = iota // another replica holds the trace (the audit's tally)
+	fwdMisrouted                  // another replica owns the trace
 	numFwdReasons
 )
 
-var fwdReasonNames = [numFwdReasons]string{"holder", "ring_change", "misrouted"}
+var fwdReasonNames = [numFwdReasons]string{"holder", "misrouted"}
 
 // What became of forwarded spans (attribute outcome of spans_forwarded).
 const (

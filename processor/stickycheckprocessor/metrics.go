@@ -3,6 +3,7 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 import (
 	"context"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -50,6 +51,7 @@ type metrics struct {
 	byDrop   [numDropReasons][]metric.AddOption
 	byReject map[string][]metric.AddOption
 	byFwd    [numFwdReasons][numFwdOutcomes][]metric.AddOption
+	byHold   [numHoldOutcomes][]metric.AddOption
 }
 
 func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
@@ -71,6 +73,9 @@ func newMetrics(tb *metadata.TelemetryBuilder) *metrics {
 			m.byFwd[r][o] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
 				attribute.String("reason", reason), attribute.String("outcome", outcome)))}
 		}
+	}
+	for o, name := range holdOutcomeNames {
+		m.byHold[o] = withAttr("outcome", name)
 	}
 	return m
 }
@@ -166,4 +171,16 @@ func (m *metrics) forwardedIn(ctx context.Context, n int, draining bool) {
 
 func (m *metrics) drainKept(ctx context.Context, traces int) {
 	m.tb.ProcessorStickycheckDrainTracesKept.Add(ctx, int64(traces))
+}
+
+// held counts n spans held after a ring change, with their outcome; wait is
+// how long the released ones waited.
+func (m *metrics) held(ctx context.Context, outcome, n int, wait time.Duration) {
+	if n == 0 {
+		return
+	}
+	m.tb.ProcessorStickycheckSpansHeld.Add(ctx, int64(n), m.byHold[outcome]...)
+	if outcome == holdReleased {
+		m.tb.ProcessorStickycheckHoldDuration.Record(ctx, float64(wait)/float64(time.Millisecond))
+	}
 }

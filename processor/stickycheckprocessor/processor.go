@@ -35,10 +35,11 @@ type stickyCheck struct {
 	metrics  *metrics
 	resolver ring.Resolver
 	view     atomic.Pointer[view]
-	changeMu sync.Mutex // serializes member list changes
-	left     bool       // shut down: member lists are ignored (changeMu)
-	audit    *audit     // nil without the audit section
-	fwd      *forwarder // nil unless forwarding is on (it needs the audit)
+	changeMu sync.Mutex  // serializes member list changes
+	left     bool        // shut down: member lists are ignored (changeMu)
+	audit    *audit      // nil without the audit section
+	fwd      *forwarder  // nil unless forwarding is on (it needs the audit)
+	hold     *holdBuffer // with fwd
 	next     consumer.Traces
 	draining atomic.Bool // left the ring at shutdown, receiving forwarded spans
 	now      func() time.Time
@@ -103,6 +104,7 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 			capacity: int64(p.cfg.Forward.QueueSize), metrics: p.metrics, logger: p.logger,
 			local: p.processHere, peers: map[string]*fwdPeer{},
 		}
+		p.hold = newHoldBuffer(p.cfg.Forward.QueueSize, p.metrics, p.now, p.releaseHeld)
 	}
 	p.resolver.OnChange(p.setMembers)
 	return p.resolver.Start(ctx)
@@ -111,6 +113,9 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 func (p *stickyCheck) shutdown(ctx context.Context) error {
 	err := p.resolver.Shutdown(ctx)
 	if p.fwd != nil {
+		// What waits for a handoff is routed now, before this replica
+		// leaves the ring.
+		p.hold.stop()
 		if p.cfg.Forward.Drain > 0 {
 			p.drain(ctx)
 		}
@@ -136,6 +141,15 @@ func (p *stickyCheck) setMembers(members []string) {
 	v := newView(r, p.self, p.now(), p.cfg.Grace)
 	v.first = old.first && len(old.ring.Members()) == 0
 	v.gen, v.prev = old.gen+1, &old
+	if v.first && v.self >= 0 && len(members) > 1 {
+		// This replica's first list: it may be joining a running tier, whose
+		// agents and members still route by the ring without it. Routing
+		// takes that ring as the one before (forward::hold), so spans of a
+		// trace its previous owner holds go there; misroutes are not blamed
+		// on a change (first stays true: a tier starting has no change).
+		v.prev = newView(ring.New(p.gen, slices.Delete(slices.Clone(r.Members()), v.self, v.self+1)), p.self, time.Time{}, p.cfg.Grace)
+		v.prev.gen = old.gen
+	}
 	p.view.Store(v)
 	if p.audit != nil {
 		p.audit.ringChanged(&old, v)
@@ -174,14 +188,31 @@ func (p *stickyCheck) leave() (old, next *view) {
 // per batch, and so is the audit's record. With forwarding, the spans of
 // traces held or owned by another replica leave the batch for it.
 func (p *stickyCheck) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
-	return p.process(ctx, td, false)
+	return p.process(ctx, td, fromPipeline)
 }
 
-// process is processTraces; forwardedIn spans (from a peer, or back from a
-// failed forward) are never forwarded.
-func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, forwardedIn bool) (ptrace.Traces, error) {
+// Where the spans a call of process works on come from.
+type origin uint8
+
+const (
+	// fromPipeline: the receivers; checked, counted and routed.
+	fromPipeline origin = iota
+	// fromPeer: forwarded by a peer; checked and counted here, never
+	// forwarded again (hop limit 1).
+	fromPeer
+	// fromFailedForward: spans whose forward failed; counted already,
+	// processed here.
+	fromFailedForward
+	// fromHold: released from the hold buffer; counted already, routed
+	// again.
+	fromHold
+)
+
+// process checks, counts (unless counted already), records and routes td
+// as its origin says.
+func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, from origin) (ptrace.Traces, error) {
 	b := newBatch(p.view.Load(), p.now())
-	b.forwardedIn = forwardedIn || p.fwd == nil
+	b.forwardedIn = from == fromPeer || from == fromFailedForward || p.fwd == nil
 	if p.audit != nil {
 		p.audit.begin(b)
 	}
@@ -204,12 +235,14 @@ func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, forwardedIn
 			}
 		}
 	}
-	if forwardedIn && p.draining.Load() {
+	if from == fromPeer && p.draining.Load() {
 		// Left the ring: it owns nothing, and what peers forward while it
 		// drains is what it holds, not misrouted.
 		b.misrouted = [numReasons]int{}
 	}
-	p.metrics.checked(ctx, b.checked, &b.misrouted, p.cfg.Action == ActionDrop)
+	if from == fromPipeline || from == fromPeer {
+		p.metrics.checked(ctx, b.checked, &b.misrouted, p.cfg.Action == ActionDrop)
+	}
 	if p.audit != nil {
 		p.audit.finish(ctx, b)
 	}
@@ -230,11 +263,11 @@ func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, forwardedIn
 	return td, nil
 }
 
-// processHere processes spans on this replica, never forwarding them, and
-// hands them to the next consumer: spans forwarded by a peer, and spans
-// whose forward failed.
-func (p *stickyCheck) processHere(ctx context.Context, td ptrace.Traces) error {
-	td, err := p.process(ctx, td, true)
+// consume processes spans that did not come through the pipeline (from a
+// peer, back from a failed forward, or released from the hold buffer) and
+// hands what stays here to the next consumer.
+func (p *stickyCheck) consume(ctx context.Context, td ptrace.Traces, from origin) error {
+	td, err := p.process(ctx, td, from)
 	if errors.Is(err, processorhelper.ErrSkipProcessingData) {
 		return nil
 	}
@@ -244,11 +277,25 @@ func (p *stickyCheck) processHere(ctx context.Context, td ptrace.Traces) error {
 	return p.next.ConsumeTraces(ctx, td)
 }
 
+// processHere processes spans on this replica, never forwarding them: spans
+// whose forward failed, or that found no room to wait in.
+func (p *stickyCheck) processHere(ctx context.Context, td ptrace.Traces) error {
+	return p.consume(ctx, td, fromFailedForward)
+}
+
 // receiveForwarded processes the spans a peer forwarded (the peer server's
 // callback).
 func (p *stickyCheck) receiveForwarded(ctx context.Context, td ptrace.Traces) error {
 	p.metrics.forwardedIn(ctx, td.SpanCount(), p.draining.Load())
-	return p.processHere(ctx, td)
+	return p.consume(ctx, td, fromPeer)
+}
+
+// releaseHeld routes spans again once their hold is over (the hold
+// buffer's callback).
+func (p *stickyCheck) releaseHeld(ctx context.Context, td ptrace.Traces) {
+	if err := p.consume(ctx, td, fromHold); err != nil {
+		p.logger.Debug("stickycheck: released spans were refused downstream", zap.Error(err))
+	}
 }
 
 // checkSpan looks the owner of the span's trace up (once per trace in the

@@ -64,9 +64,10 @@ func (v *view) inGrace(now time.Time) bool {
 }
 
 // prevOwner is the index, among the previous view's members, of trace id's
-// owner under the ring before v; -1 when there was none (the first list).
+// owner under the ring before v; -1 when there was none. For a replica's
+// first list the ring before is the one without it (it may be joining).
 func (v *view) prevOwner(id [16]byte) int {
-	if v.first || v.prev == nil {
+	if v.prev == nil {
 		return -1
 	}
 	return v.prev.owner(id)

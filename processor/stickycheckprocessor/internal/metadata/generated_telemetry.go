@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	ProcessorStickycheckDrainSpansReceived     metric.Int64Counter
 	ProcessorStickycheckDrainTracesKept        metric.Int64Counter
 	ProcessorStickycheckForwardBytesSent       metric.Int64Counter
+	ProcessorStickycheckHoldDuration           metric.Float64Histogram
 	ProcessorStickycheckPeerBytesSent          metric.Int64Counter
 	ProcessorStickycheckPeerReportsDropped     metric.Int64Counter
 	ProcessorStickycheckPeerReportsReceived    metric.Int64Counter
@@ -41,6 +42,7 @@ type TelemetryBuilder struct {
 	ProcessorStickycheckSpansDropped           metric.Int64Counter
 	ProcessorStickycheckSpansForwarded         metric.Int64Counter
 	ProcessorStickycheckSpansForwardedReceived metric.Int64Counter
+	ProcessorStickycheckSpansHeld              metric.Int64Counter
 	ProcessorStickycheckSpansMisrouted         metric.Int64Counter
 	ProcessorStickycheckTracesEvicted          metric.Int64Counter
 	ProcessorStickycheckTracesSplit            metric.Int64Counter
@@ -92,6 +94,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_stickycheck_forward_bytes_sent",
 		metric.WithDescription("Bytes of forwarded span messages delivered to peers (HTTP request bodies, as sent). [Development]"),
 		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckHoldDuration, err = builder.meter.Float64Histogram(
+		"otelcol_processor_stickycheck_hold_duration",
+		metric.WithDescription("How long held spans waited before they were released, one value per held batch. [Development]"),
+		metric.WithUnit("ms"),
+		metric.WithExplicitBucketBoundaries([]float64{10, 50, 100, 250, 500, 1000, 2000, 3000, 5000, 10000}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorStickycheckPeerBytesSent, err = builder.meter.Int64Counter(
@@ -163,6 +172,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorStickycheckSpansForwardedReceived, err = builder.meter.Int64Counter(
 		"otelcol_processor_stickycheck_spans_forwarded_received",
 		metric.WithDescription("Forwarded spans this replica received from peers and processed. [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorStickycheckSpansHeld, err = builder.meter.Int64Counter(
+		"otelcol_processor_stickycheck_spans_held",
+		metric.WithDescription("Spans of traces this replica did not know, held after a ring change until their previous owner's handoff could have come (forward::hold), by outcome (released, then forwarded to the holder the handoff named or processed here; full, processed at once). [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

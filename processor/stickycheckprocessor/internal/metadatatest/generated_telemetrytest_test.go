@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorStickycheckDrainSpansReceived.Add(context.Background(), 1)
 	tb.ProcessorStickycheckDrainTracesKept.Add(context.Background(), 1)
 	tb.ProcessorStickycheckForwardBytesSent.Add(context.Background(), 1)
+	tb.ProcessorStickycheckHoldDuration.Record(context.Background(), 1)
 	tb.ProcessorStickycheckPeerBytesSent.Add(context.Background(), 1)
 	tb.ProcessorStickycheckPeerReportsDropped.Add(context.Background(), 1)
 	tb.ProcessorStickycheckPeerReportsReceived.Add(context.Background(), 1)
@@ -34,6 +35,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorStickycheckSpansDropped.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansForwarded.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansForwardedReceived.Add(context.Background(), 1)
+	tb.ProcessorStickycheckSpansHeld.Add(context.Background(), 1)
 	tb.ProcessorStickycheckSpansMisrouted.Add(context.Background(), 1)
 	tb.ProcessorStickycheckTracesEvicted.Add(context.Background(), 1)
 	tb.ProcessorStickycheckTracesSplit.Add(context.Background(), 1)
@@ -46,6 +48,9 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckForwardBytesSent(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckHoldDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckPeerBytesSent(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -81,6 +86,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckSpansForwardedReceived(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorStickycheckSpansHeld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorStickycheckSpansMisrouted(t, testTel,
