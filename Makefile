@@ -28,7 +28,7 @@ COMPONENT_SRCS := $(shell find processor extension internal -name '*.go' -not -n
 export CGO_ENABLED := 0
 
 .PHONY: all build manifest run test fuzz unit-test e2e-test validate-configs check-configs lint generate clean tools bench
-.PHONY: image image-loadgen test-image compose-up compose-down compose-watch compose-scale compose-load compose-logs-loadgen
+.PHONY: image image-loadgen image-readydns test-image compose-up compose-down compose-watch compose-scale compose-load compose-logs-loadgen
 
 all: build
 
@@ -94,6 +94,7 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test verify-reproducible lint-work
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	OTELCOL_TIERED_AGENT_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-agent:$(VERSION)) \
 	OTELCOL_TIERED_GATEWAY_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-gateway:$(VERSION)) \
+	OTELCOL_TIERED_READYDNS_IMAGE=$$(cat $(READYDNS_ID) 2>/dev/null || echo $(IMAGE)-readydns:$(VERSION)) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
@@ -164,7 +165,7 @@ COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
 # STICKYCHECK_PEER_TOKEN to use your own.
 PEER_TOKEN_FILE := $(BUILD_DIR)/peer-token
 COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) OTELCOL_TIERED_AGENT_IMAGE=$(IMAGE)-agent:$(VERSION) \
-    OTELCOL_TIERED_GATEWAY_IMAGE=$(IMAGE)-gateway:$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
+    OTELCOL_TIERED_GATEWAY_IMAGE=$(IMAGE)-gateway:$(VERSION) OTELCOL_TIERED_READYDNS_IMAGE=$(IMAGE)-readydns:$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
     STICKYCHECK_PEER_TOKEN=$${STICKYCHECK_PEER_TOKEN:-$$(cat $(PEER_TOKEN_FILE))} $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
 
 $(PEER_TOKEN_FILE):
@@ -186,7 +187,7 @@ test-image: $(BIN) images-test-files
 
 # The local topology in compose: agent, 3 gateways, sink (README, "Try it locally").
 # The sink runs the all-in-one, the agent and the gateways their tier images.
-compose-up: image $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id $(PEER_TOKEN_FILE)
+compose-up: image $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id $(READYDNS_ID) $(PEER_TOKEN_FILE)
 	@mkdir -p $(COMPOSE_SINK) && chmod 0777 $(COMPOSE_SINK)
 	$(COMPOSE_CMD) up -d
 	$(COMPOSE_CMD) ps
@@ -213,6 +214,17 @@ compose-load: image-loadgen $(PEER_TOKEN_FILE)
 
 compose-logs-loadgen: $(PEER_TOKEN_FILE)
 	$(COMPOSE_CMD) --profile load logs --no-color loadgen
+
+# The compose twin of the headless Service's DNS (cmd/readydns): the agents
+# and the gateways resolve gateway.ready through it, which lists the ready
+# gateways only. Its image ID is in $(IMAGES_DIR)/readydns.id for the tests.
+READYDNS_ID := $(IMAGES_DIR)/$(IMAGE)-readydns.id
+$(READYDNS_ID): go.mod go.sum deploy/docker/readydns.Dockerfile $(shell find cmd/readydns internal/readydns -name '*.go' -not -name '*_test.go')
+	rm -rf $(BUILD_DIR)/image-readydns && mkdir -p $(BUILD_DIR)/image-readydns $(IMAGES_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/image-readydns/readydns ./cmd/readydns
+	$(DOCKER) build -q -f deploy/docker/readydns.Dockerfile -t $(IMAGE)-readydns:$(VERSION) -t $(IMAGE)-readydns:latest $(BUILD_DIR)/image-readydns > $@
+
+image-readydns: $(READYDNS_ID)
 
 # The load generator's image for the compose profile `load` (cmd/loadgen).
 image-loadgen:
@@ -327,7 +339,7 @@ images: images-build
 # sidecar for arm64 (the workflow builds every tier for both), with SBOMs.
 TEST_DIST   := $(foreach t,$(TIERS),otelcol-tiered-$(t)-linux-$(NATIVE_ARCH)) otelcol-tiered-sidecar-linux-arm64
 images-test-files: $(TEST_REGISTRY) $(addprefix $(DIST_OUT)/,$(TEST_DIST)) $(foreach d,$(TEST_DIST) otelcol-tiered-linux-$(NATIVE_ARCH),$(IMAGES_DIR)/$(d).cdx.json)
-images-test: image $(foreach d,$(TEST_DIST),$(IMAGES_DIR)/$(d).id)
+images-test: image $(foreach d,$(TEST_DIST),$(IMAGES_DIR)/$(d).id) $(READYDNS_ID)
 
 # Two builds of one tree give the same sha256: the sidecar that make images
 # built here, and a second one from a copy of the tracked sources in another

@@ -304,23 +304,27 @@ func (a *audit) recordOne(b *batch, sh *table.Shard, p *pendingTrace) {
 //
 // The shard's lock is held: it only adds to the batch and the table.
 func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner int) bool {
-	if owner < 0 || v.self < 0 || v != b.v {
-		return false // no ring, not a member, or a ring change being applied: process here
+	if owner < 0 || v != b.v {
+		return false // no ring, or a ring change being applied: process here
+	}
+	if v.self < 0 {
+		// Not in its own ring, yet spans come: the agents list this replica
+		// before its own resolver does (it has just become ready). Hold
+		// them once, for hold: by then it sees itself, and they are routed
+		// as a joining replica's (released spans are not held again, so a
+		// self that is never a member costs one hold, not a loop).
+		return !b.released && fwd(b, p, holdHere)
 	}
 	e := sh.Find(&p.id, p.hash)
 	if e != nil && e.Flags&tally.Local != 0 {
 		return false
 	}
-	fwd := func(dest string, reason fwdReason) bool {
-		b.fwd = append(b.fwd, fwdTrace{id: p.id, dest: dest, reason: reason})
-		return true
-	}
 	if !v.isSelf(owner) {
-		return fwd(v.ring.Members()[owner], fwdMisrouted)
+		return fwdTo(b, p, v.ring.Members()[owner], fwdMisrouted)
 	}
 	if e != nil && e.Seer != 0 && e.Seer != a.selfID {
 		if holder, ok := v.holderName(e.Seer, b.now); ok {
-			return fwd(holder, fwdHolder)
+			return fwdTo(b, p, holder, fwdHolder)
 		}
 		return false
 	}
@@ -333,8 +337,17 @@ func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner
 	// Its owner before the change is another member, still in the ring or
 	// just gone (it may be draining): hold until that member's handoff can
 	// have come; then the spans are routed again (released).
-	return fwd(holdHere, 0)
+	return fwd(b, p, holdHere)
 }
+
+// fwdTo notes in the batch that trace p's spans go to dest, for reason.
+func fwdTo(b *batch, p *pendingTrace, dest string, reason fwdReason) bool {
+	b.fwd = append(b.fwd, fwdTrace{id: p.id, dest: dest, reason: reason})
+	return true
+}
+
+// fwd notes that trace p's spans are held (dest holdHere).
+func fwd(b *batch, p *pendingTrace, dest string) bool { return fwdTo(b, p, dest, 0) }
 
 // finish records what is pending and counts the batch's splits and
 // evictions.

@@ -47,6 +47,9 @@ type batch struct {
 	// forwardedIn: the spans came from a peer (or are processed here after
 	// a failed forward): they are never forwarded (hop limit 1).
 	forwardedIn bool
+	// released: the spans were held and are routed again; they are not
+	// held again for self missing from the ring.
+	released bool
 	// fwd are the traces of the batch to forward, found by the audit's
 	// record; empty in steady state.
 	fwd []fwdTrace
@@ -76,7 +79,7 @@ func newBatch(v *view, now time.Time) *batch {
 
 // release returns the batch to the pool, emptied.
 func (b *batch) release() {
-	b.v, b.checked, b.misrouted, b.forwardedIn, b.fwd = nil, 0, [numReasons]int{}, false, b.fwd[:0]
+	b.v, b.checked, b.misrouted, b.forwardedIn, b.released, b.fwd = nil, 0, [numReasons]int{}, false, false, b.fwd[:0]
 	b.np, b.nr, b.split, b.evicted = 0, 0, [tally.NumCauses]int{}, 0
 	batches.Put(b)
 }

@@ -110,7 +110,13 @@ func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 			continue
 		}
 		if member == holdHere {
-			if o.full || !p.hold.add(o.td, b.v.changedAt.Add(p.cfg.Forward.Hold)) {
+			// Until the view's hold is over; a replica not in its own ring
+			// holds for hold from now.
+			due := b.v.changedAt.Add(p.cfg.Forward.Hold)
+			if b.v.self < 0 {
+				due = b.now.Add(p.cfg.Forward.Hold)
+			}
+			if o.full || !p.hold.add(o.td, due) {
 				if !o.full {
 					p.hold.held.Add(-int64(o.spans)) // stopped (shutdown)
 				}

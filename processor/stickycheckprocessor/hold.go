@@ -40,7 +40,7 @@ type holdBuffer struct {
 	held atomic.Int64 // spans held
 
 	mu      sync.Mutex
-	batches []heldBatch // by due time: every batch of one view has the same
+	batches []heldBatch // in arrival order; the loop releases every one that is due
 	stopped bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -85,9 +85,6 @@ func (h *holdBuffer) add(td ptrace.Traces, due time.Time) bool {
 		h.mu.Unlock()
 		return false
 	}
-	// Batches of a later view may be due earlier (a shorter remaining
-	// hold is impossible: every view's due is its change plus hold, and
-	// views come in order), so appending keeps the list sorted.
 	h.batches = append(h.batches, b)
 	first := len(h.batches) == 1
 	h.mu.Unlock()
@@ -112,16 +109,19 @@ func (h *holdBuffer) loop() {
 	for {
 		h.mu.Lock()
 		stopped, now := h.stopped, h.now()
-		i := 0
-		for i < len(h.batches) && (stopped || !h.batches[i].due.After(now)) {
-			i++
-		}
-		due := h.batches[:i:i]
-		h.batches = h.batches[i:]
+		var due []heldBatch
 		sleep := holdPoll
-		if len(h.batches) > 0 {
-			sleep = min(max(h.batches[0].due.Sub(now), time.Millisecond), holdPoll)
+		kept := h.batches[:0]
+		for _, b := range h.batches {
+			if stopped || !b.due.After(now) {
+				due = append(due, b)
+				continue
+			}
+			kept = append(kept, b)
+			sleep = min(sleep, max(b.due.Sub(now), time.Millisecond))
 		}
+		clear(h.batches[len(kept):])
+		h.batches = kept
 		h.mu.Unlock()
 		h.releaseAll(due)
 		if stopped {

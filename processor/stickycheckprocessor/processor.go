@@ -27,22 +27,23 @@ const (
 )
 
 type stickyCheck struct {
-	cfg      *Config
-	set      processor.Settings
-	gen      ring.Generation
-	self     string
-	logger   *zap.Logger
-	metrics  *metrics
-	resolver ring.Resolver
-	view     atomic.Pointer[view]
-	changeMu sync.Mutex  // serializes member list changes
-	left     bool        // shut down: member lists are ignored (changeMu)
-	audit    *audit      // nil without the audit section
-	fwd      *forwarder  // nil unless forwarding is on (it needs the audit)
-	hold     *holdBuffer // with fwd
-	next     consumer.Traces
-	draining atomic.Bool // left the ring at shutdown, receiving forwarded spans
-	now      func() time.Time
+	cfg       *Config
+	set       processor.Settings
+	gen       ring.Generation
+	self      string
+	logger    *zap.Logger
+	metrics   *metrics
+	resolver  ring.Resolver
+	view      atomic.Pointer[view]
+	changeMu  sync.Mutex  // serializes member list changes
+	left      bool        // shut down: member lists are ignored (changeMu)
+	wasMember bool        // some list had self (changeMu)
+	audit     *audit      // nil without the audit section
+	fwd       *forwarder  // nil unless forwarding is on (it needs the audit)
+	hold      *holdBuffer // with fwd
+	next      consumer.Traces
+	draining  atomic.Bool // left the ring at shutdown, receiving forwarded spans
+	now       func() time.Time
 }
 
 func newStickyCheck(set processor.Settings, cfg *Config) (*stickyCheck, error) {
@@ -158,11 +159,30 @@ func (p *stickyCheck) setMembers(members []string) {
 	p.metrics.ring(context.Background(), r, !v.first)
 	fields := []zap.Field{zap.Strings("members", r.Members()), zap.String("ring", string(p.gen)), zap.Uint64("ring_hash", r.Hash())}
 	if v.self < 0 {
-		p.logger.Warn(fmt.Sprintf("self %q is not a member of the ring: its spans count as misrouted with reason self_not_member; "+
-			"check that self is written exactly as the agents' resolver names this replica", p.self), fields...)
+		if !p.wasMember && len(r.Members()) > 0 {
+			// A replica is listed once it is ready (a headless Service's DNS,
+			// compose's readydns): not yet listed is not yet wrong. Warn if
+			// it still is not after grace.
+			p.logger.Info("self is not listed in the ring yet (a replica is listed once it is ready)", append(fields, zap.String("self", p.self))...)
+			gen := v.gen
+			time.AfterFunc(p.cfg.Grace, func() { p.warnNotMember(gen, fields) })
+			return
+		}
+		p.warnNotMember(v.gen, fields)
 		return
 	}
+	p.wasMember = true
 	p.logger.Info("ring members changed", fields...)
+}
+
+// warnNotMember warns that self is not in the ring, if the view of
+// generation gen is still the current one.
+func (p *stickyCheck) warnNotMember(gen uint64, fields []zap.Field) {
+	if v := p.view.Load(); v.gen != gen || v.self >= 0 {
+		return
+	}
+	p.logger.Warn(fmt.Sprintf("self %q is not a member of the ring: its spans count as misrouted with reason self_not_member; "+
+		"check that self is written exactly as the agents' resolver names this replica", p.self), fields...)
 }
 
 // leave installs the view of the ring without this replica and ignores the
@@ -213,6 +233,7 @@ const (
 func (p *stickyCheck) process(ctx context.Context, td ptrace.Traces, from origin) (ptrace.Traces, error) {
 	b := newBatch(p.view.Load(), p.now())
 	b.forwardedIn = from == fromPeer || from == fromFailedForward || p.fwd == nil
+	b.released = from == fromHold
 	if p.audit != nil {
 		p.audit.begin(b)
 	}

@@ -38,6 +38,7 @@ type load struct {
 	started    int // traces whose first half was sent: ids[:started]
 	finished   int // traces whose second half was sent: ids[:finished]
 	retries    int
+	bytes      int64    // OTLP bytes (protobuf) of the requests the agent accepted
 	refused    []string // requests never accepted, with the last error
 	refusedIDs map[pcommon.TraceID]bool
 	// When the agent accepted each trace's first and second half.
@@ -121,6 +122,9 @@ func (l *load) send(ids []pcommon.TraceID, from, to int) time.Time {
 			time.Sleep(250 * time.Millisecond)
 		}
 		if err = l.sender.Send(context.Background(), td); err == nil {
+			l.mu.Lock()
+			l.bytes += int64(sizer.TracesSize(td))
+			l.mu.Unlock()
 			return time.Now()
 		}
 	}
@@ -131,6 +135,15 @@ func (l *load) send(ids []pcommon.TraceID, from, to int) time.Time {
 	}
 	l.mu.Unlock()
 	return time.Time{}
+}
+
+var sizer ptrace.ProtoMarshaler
+
+// sentBytes is the OTLP size of what the agent accepted.
+func (l *load) sentBytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bytes
 }
 
 // stop ends the load after sending the second halves of every started trace.

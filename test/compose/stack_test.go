@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -93,6 +94,11 @@ func startStack(t *testing.T, gateways int, env map[string]string) *stack {
 		// The gateways' shared peer token (make compose-up's build/peer-token).
 		"STICKYCHECK_PEER_TOKEN": uniqueName("peer-token"),
 	}
+	// A subnet of its own (readydns has a fixed address in it), so that a
+	// stack another checkout left running does not collide with this one.
+	sub := 100 + mrand.IntN(150)
+	vars["TIERED_SUBNET"] = fmt.Sprintf("10.213.%d.0/24", sub)
+	vars["TIERED_READYDNS_IP"] = fmt.Sprintf("10.213.%d.250", sub)
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -271,16 +277,19 @@ func (s *stack) gatewayCounters(series map[string]seriesKey) map[string]float64 
 		if err != nil {
 			continue // stopping or not yet up: its last values stay
 		}
-		vals := map[string]float64{}
+		vals := s.last[gw.ID]
+		if vals == nil {
+			vals = map[string]float64{}
+			s.last[gw.ID] = vals
+		}
 		for name, k := range series {
 			vals[name] = m.Sum(k.metric, k.labels)
 		}
-		s.last[gw.ID] = vals
 	}
 	sum := map[string]float64{}
 	for _, vals := range s.last {
-		for name, v := range vals {
-			sum[name] += v
+		for name := range series {
+			sum[name] += vals[name]
 		}
 	}
 	return sum
