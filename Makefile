@@ -235,6 +235,8 @@ DIST_MODULE        := $(shell sed -n 's/^  module: *//p' builder-config.yaml)
 IMAGE_ARCHES       ?= $(NATIVE_ARCH)
 DIST_OUT           := $(BUILD_DIR)/dist
 COMPONENTS         := $(BUILD_DIR)/components.yaml
+LEAN_DIR           := $(BUILD_DIR)/lean
+LEAN_STAMP         := $(LEAN_DIR)/.derived
 CYCLONEDX_VERSION  := v1.10.0
 ACTIONLINT_VERSION := v1.7.12
 CYCLONEDX          := $(TOOLS)/cyclonedx-gomod-$(CYCLONEDX_VERSION)
@@ -257,7 +259,7 @@ dist_arch = $(lastword $(subst -linux-, ,$(1)))
 tier_config = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_CONFIGS),$(shell awk '/^  - name: $(patsubst otelcol-tiered-%,%,$(1))$$/{f=1;next} f&&/config:/{print $$2;exit}' tiers.yaml))
 image_description = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_DESCRIPTION),otelcol-tiered $(patsubst otelcol-tiered-%,%,$(1)) tier: the components of $(call tier_config,$(1)) and the tier's extras in tiers.yaml; run it with --config /etc/otelcol-tiered/$(notdir $(call tier_config,$(1))))
 
-.PHONY: FORCE images images-build images-test images-test-files publish tier-manifests tier-binaries sbom verify-reproducible lint-workflows
+.PHONY: FORCE images images-build images-test images-test-files publish tier-manifests tier-binaries lean sbom verify-reproducible lint-workflows
 .SECONDEXPANSION:
 
 $(CYCLONEDX):
@@ -288,8 +290,16 @@ $(DIST_OUT)/otelcol-tiered-linux-$(NATIVE_ARCH): $(BIN)
 $(DIST_OUT)/otelcol-tiered-linux-%: $(BIN)
 	$(BINARY_ENV) deploy/docker/build-binary.sh $(BUILD_DIR)/builder-config.yaml $* $@
 
-$(DIST_OUT)/otelcol-tiered-%: $(BUILD_DIR)/builder-config-$$(call dist_name,$$*).yaml $(BIN) deploy/docker/build-binary.sh
+$(DIST_OUT)/otelcol-tiered-%: $(BUILD_DIR)/builder-config-$$(call dist_name,$$*).yaml $(BIN) deploy/docker/build-binary.sh $(LEAN_STAMP)
 	$(BINARY_ENV) deploy/docker/build-binary.sh $< $(call dist_arch,$*) $@
+
+# The lean variants that tiers.yaml asks for (`lean:`), derived from the
+# upstream modules in the Go module cache into build/lean/<dir> (README, "The
+# sidecar's load_balancing"); a tier manifest's `replaces` points at them.
+lean: $(LEAN_STAMP)
+$(LEAN_STAMP): $(BUILD_DIR)/builder-config.yaml tiers.yaml $(shell find cmd/leanderive internal/distro -name '*.go' -not -name '*_test.go') $(wildcard internal/distro/lean/*)
+	$(GO) run ./cmd/leanderive -manifest $(BUILD_DIR)/builder-config.yaml -tiers tiers.yaml -out $(LEAN_DIR)
+	@touch $@
 
 tier-binaries: $(foreach t,$(TIERS),$(foreach a,$(IMAGE_ARCHES),$(DIST_OUT)/otelcol-tiered-$(t)-linux-$(a)))
 

@@ -86,7 +86,7 @@ func TestTierManifestKeepsWhatTheTierUses(t *testing.T) {
 
 	m, err := ParseManifest([]byte(manifest))
 	require.NoError(t, err)
-	out, err := m.Tier("small", "generated", p.Modules)
+	out, err := m.Tier("small", "generated", p.Modules, nil)
 	require.NoError(t, err)
 
 	var got struct {
@@ -114,7 +114,7 @@ func TestTierManifestKeepsWhatTheTierUses(t *testing.T) {
 	assert.Contains(t, string(out), "# the debug exporter", "comments pass on")
 
 	// The distribution's manifest itself is left as it was.
-	again, err := m.Tier("other", "", map[string]map[string]bool{})
+	again, err := m.Tier("other", "", map[string]map[string]bool{}, nil)
 	require.NoError(t, err)
 	assert.Contains(t, string(again), "name: otelcol-x-other\n")
 }

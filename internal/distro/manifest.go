@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -39,8 +40,10 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // Tier renders the manifest of one tier: dist's name, module and output path
 // suffixed with "-<tier>", and of each kind only the entries whose gomod is
 // in mods[kind]. Everything else (providers, replaces, build tags, versions)
-// is the manifest's own. header becomes the document's first comment.
-func (m *Manifest) Tier(tier, header string, mods map[string]map[string]bool) ([]byte, error) {
+// is the manifest's own, but for the lean variants: each adds a `replaces`
+// entry pointing the upstream module at its derived copy. header becomes the
+// document's first comment.
+func (m *Manifest) Tier(tier, header string, mods map[string]map[string]bool, lean []Lean) ([]byte, error) {
 	var clone yaml.Node
 	raw, err := yaml.Marshal(m.root)
 	if err != nil {
@@ -79,6 +82,20 @@ func (m *Manifest) Tier(tier, header string, mods map[string]map[string]bool) ([
 			removeKey(root, kind)
 		}
 	}
+	if len(lean) > 0 {
+		replaces := value(root, "replaces")
+		if replaces == nil {
+			root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "replaces"}, &yaml.Node{Kind: yaml.SequenceNode})
+			replaces = root.Content[len(root.Content)-1]
+		}
+		for _, l := range lean {
+			replaces.Content = append(replaces.Content, &yaml.Node{
+				Kind: yaml.ScalarNode, Value: l.LeanReplace(),
+				HeadComment: fmt.Sprintf("The lean %s (tiers.yaml: lean): upstream's module without %s,\nderived into build/lean by `make lean` (internal/distro).",
+					l.Type, strings.Join(l.Remove, ", ")),
+			})
+		}
+	}
 	root.HeadComment = header
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -109,4 +126,22 @@ func removeKey(mapping *yaml.Node, key string) {
 			return
 		}
 	}
+}
+
+// Version returns the version at which the manifest's entries pin module.
+func (m *Manifest) Version(module string) (string, error) {
+	for _, kind := range Kinds {
+		list := value(m.root, kind)
+		if list == nil {
+			continue
+		}
+		for _, entry := range list.Content {
+			if gomod := value(entry, "gomod"); gomod != nil {
+				if mod, version, ok := strings.Cut(gomod.Value, " "); ok && mod == module {
+					return version, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("manifest: no gomod entry of %s", module)
 }
