@@ -94,6 +94,7 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test verify-reproducible lint-work
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	OTELCOL_TIERED_AGENT_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-agent:$(VERSION)) \
 	OTELCOL_TIERED_GATEWAY_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-gateway:$(VERSION)) \
+	OTELCOL_TIERED_SIDECAR_BIN=$(DIST_OUT)/otelcol-tiered-sidecar-linux-$(NATIVE_ARCH) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
@@ -279,7 +280,7 @@ $(COMPONENTS): $(BIN)
 
 # build/builder-config-<tier>.yaml, rewritten only when its content changes.
 tier-manifests: $(foreach t,$(TIERS),$(BUILD_DIR)/builder-config-$(t).yaml)
-$(BUILD_DIR)/builder-config-%.yaml: $(BUILD_DIR)/builder-config.yaml $(COMPONENTS) tiers.yaml $$(call tier_config,otelcol-tiered-$$*) $(shell find cmd/tiermanifest internal/distro -name '*.go' -not -name '*_test.go')
+$(BUILD_DIR)/builder-config-%.yaml: $(BUILD_DIR)/builder-config.yaml $(COMPONENTS) tiers.yaml $$(call tier_config,otelcol-tiered-$$*) $(shell find cmd/tiermanifest internal/distro -name '*.go' -not -name '*_test.go') $(wildcard processor/*/metadata.yaml extension/*/metadata.yaml)
 	$(GO) run ./cmd/tiermanifest -manifest $(BUILD_DIR)/builder-config.yaml -components $(COMPONENTS) -tiers tiers.yaml -tier $* -out $(BUILD_DIR)
 
 # The all-in-one for the host is bin/otelcol-tiered; for another architecture

@@ -46,6 +46,10 @@ func run(manifestFile, componentsFile, tiersFile, out, only string) error {
 	if err != nil {
 		return err
 	}
+	// Our own module's components, told apart by package (metadata.yaml).
+	if err := reg.RefineLocal(m, "."); err != nil {
+		return err
+	}
 	tiers, err := distro.ParseTiers(tiersFile, files[tiersFile])
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -72,7 +74,10 @@ func (m *Manifest) Tier(tier, header string, mods map[string]map[string]bool, le
 			if gomod == nil {
 				return nil, fmt.Errorf("manifest: %s[%d]: gomod: missing", kind, i)
 			}
-			if mods[kind][gomod.Value] {
+			// An entry of one package of a module (import:) is kept for
+			// its own types once RefineLocal told them apart.
+			imp := value(entry, "import")
+			if mods[kind][gomod.Value] || (imp != nil && mods[kind][gomod.Value+" "+imp.Value]) {
 				keep = append(keep, entry)
 			}
 		}
@@ -144,4 +149,56 @@ func (m *Manifest) Version(module string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("manifest: no gomod entry of %s", module)
+}
+
+// RefineLocal tells apart the components of one module that the manifest
+// lists package by package (`import:`), when the module is a local directory
+// (a `replaces` entry with a relative path, like our own module): each such
+// component's type is read from its package's metadata.yaml, and the registry
+// then names it by "gomod import", so that a tier keeps only the packages it
+// uses (the sidecar has no stickycheck, which links client-go). root is the
+// directory the manifest's output_path is relative to.
+func (r Registry) RefineLocal(m *Manifest, root string) error {
+	local := map[string]string{} // module → directory
+	if list := value(m.root, "replaces"); list != nil {
+		outDir := filepath.Join(root, value(value(m.root, "dist"), "output_path").Value)
+		for _, item := range list.Content {
+			from, to, ok := strings.Cut(item.Value, "=>")
+			to = strings.TrimSpace(to)
+			if ok && (strings.HasPrefix(to, "./") || strings.HasPrefix(to, "../")) {
+				local[strings.TrimSpace(from)] = filepath.Join(outDir, to)
+			}
+		}
+	}
+	for _, kind := range Kinds {
+		list := value(m.root, kind)
+		if list == nil {
+			continue
+		}
+		for i, entry := range list.Content {
+			gomod, imp := value(entry, "gomod"), value(entry, "import")
+			if gomod == nil || imp == nil {
+				continue
+			}
+			module, _, _ := strings.Cut(gomod.Value, " ")
+			dir, ok := local[module]
+			if !ok || (imp.Value != module && !strings.HasPrefix(imp.Value, module+"/")) {
+				continue
+			}
+			file := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(imp.Value, module)), "metadata.yaml")
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("manifest: %s[%d]: import %s: %w", kind, i, imp.Value, err)
+			}
+			var md struct{ Type string }
+			if err := yaml.Unmarshal(data, &md); err != nil || md.Type == "" {
+				return fmt.Errorf("manifest: %s[%d]: %s: no type (%v)", kind, i, file, err)
+			}
+			if r[kind][md.Type] != gomod.Value {
+				return fmt.Errorf("manifest: %s[%d]: %s: type %q is not registered by %s (the all-in-one's components)", kind, i, file, md.Type, gomod.Value)
+			}
+			r[kind][md.Type] = gomod.Value + " " + imp.Value
+		}
+	}
+	return nil
 }

@@ -64,6 +64,12 @@ func types(reg distro.Registry) map[string][]string {
 // extras (no more: the point of a tier image), and validates its config.
 func TestTierBinaryHoldsItsTiersComponents(t *testing.T) {
 	all := components(t, testbed.Binary(t))
+	// Our module's components told apart by package, as cmd/tiermanifest does.
+	data, err := os.ReadFile(root("build", "builder-config.yaml"))
+	require.NoError(t, err, "make manifest")
+	m, err := distro.ParseManifest(data)
+	require.NoError(t, err)
+	require.NoError(t, all.RefineLocal(m, root()))
 	for _, tier := range tiers(t) {
 		t.Run(tier.Name, func(t *testing.T) {
 			config, err := os.ReadFile(root(tier.Config))
