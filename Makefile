@@ -307,9 +307,13 @@ tier-binaries: $(foreach t,$(TIERS),$(foreach a,$(IMAGE_ARCHES),$(DIST_OUT)/otel
 # A CycloneDX SBOM per binary, from the module list Go embeds in it (the
 # modules linked in, at their versions, with their licenses as evidence); no
 # serial number and no timestamp, so that one commit gives one SBOM.
+# A lean copy (build/lean) is named by its upstream module again, with a
+# CycloneDX pedigree saying what was changed (cmd/leanderive -sbom).
 $(IMAGES_DIR)/%.cdx.json: $(DIST_OUT)/% $(CYCLONEDX)
 	@mkdir -p $(@D)
-	$(CYCLONEDX) bin -json -licenses -std -noserial -notimestamp -version $(VERSION) -output $@ $<
+	$(CYCLONEDX) bin -json -licenses -std -noserial -notimestamp -version $(VERSION) -output $@.tmp $<
+	$(GO) run ./cmd/leanderive -sbom $@.tmp -out $(LEAN_DIR)
+	mv $@.tmp $@
 
 sbom: $(foreach t,otelcol-tiered $(addprefix otelcol-tiered-,$(TIERS)),$(foreach a,$(IMAGE_ARCHES),$(IMAGES_DIR)/$(t)-linux-$(a).cdx.json))
 
@@ -342,8 +346,9 @@ images-test: image $(foreach d,$(TEST_DIST),$(IMAGES_DIR)/$(d).id)
 
 # Two builds of one tree give the same sha256: the sidecar that make images
 # built here, and a second one from a copy of the tracked sources in another
-# directory under /tmp: ocb generates its sources again there and Go links it
-# again, so a path, a time or VCS state in the binary would differ. make test
+# directory under /tmp: its lean load_balancing is derived again there from
+# the module cache, ocb generates its sources again and Go links it again, so
+# a path, a time or VCS state in the binary would differ. make test
 # shares the build cache (with -trimpath no compiled package depends on the
 # directory; a cold compile of the sidecar takes ~10 min on 2 cores);
 # REPRO_COLD=1 (the CI workflow) gives the second build an empty GOCACHE too,
@@ -354,12 +359,13 @@ verify-reproducible: $(DIST_OUT)/$(REPRO_BINARY)
 	@set -e; dir=$$(mktemp -d /tmp/otelcol-tiered-repro.XXXXXX); trap 'chmod -R u+w $$dir; rm -rf $$dir' EXIT; \
 	mkdir -p $$dir/src/build/otelcol-tiered; \
 	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $$dir/src; \
-	cp $(BUILD_DIR)/builder-config-sidecar.yaml $$dir/src/build/; \
+	cp $(BUILD_DIR)/builder-config.yaml $(BUILD_DIR)/builder-config-sidecar.yaml $$dir/src/build/; \
 	cp $(DIST_DIR)/go.mod $(DIST_DIR)/go.sum $$dir/src/build/otelcol-tiered/; \
 	cache=$$($(GO) env GOCACHE); how="shared build cache"; \
 	if [ -n "$(REPRO_COLD)" ]; then cache=$$dir/gocache; how="empty build cache"; fi; \
 	start=$$(date +%s); \
-	(cd $$dir/src && GOCACHE=$$cache OCB=$(OCB) DIST_DIR=build/otelcol-tiered GO=$(GO) \
+	(cd $$dir/src && GOCACHE=$$cache $(GO) run ./cmd/leanderive -manifest build/builder-config.yaml -tiers tiers.yaml -out build/lean && \
+	    GOCACHE=$$cache OCB=$(OCB) DIST_DIR=build/otelcol-tiered GO=$(GO) \
 	    deploy/docker/build-binary.sh build/builder-config-sidecar.yaml $(NATIVE_ARCH) $$dir/$(REPRO_BINARY)) >$$dir/build.log 2>&1 \
 	    || { cat $$dir/build.log; exit 1; }; \
 	a=$$(sha256sum < $(DIST_OUT)/$(REPRO_BINARY) | cut -d' ' -f1); b=$$(sha256sum < $$dir/$(REPRO_BINARY) | cut -d' ' -f1); \

@@ -23,8 +23,15 @@ func main() {
 	tiers := flag.String("tiers", "tiers.yaml", "the tier images")
 	out := flag.String("out", "build/lean", "directory of the derived copies")
 	goCmd := flag.String("go", "go", "go command")
+	sbom := flag.String("sbom", "", "instead: rewrite this CycloneDX SBOM so that the copies of -out appear as the upstream modules they derive from (pedigree)")
 	flag.Parse()
-	if err := run(*manifest, *tiers, *out, *goCmd); err != nil {
+	var err error
+	if *sbom != "" {
+		err = rewriteSBOM(*sbom, *out)
+	} else {
+		err = run(*manifest, *tiers, *out, *goCmd)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "leanderive:", err)
 		os.Exit(1)
 	}
@@ -73,6 +80,40 @@ func run(manifestFile, tiersFile, out, goCmd string) error {
 		}
 	}
 	return nil
+}
+
+// rewriteSBOM names each lean copy in an SBOM by its upstream module, with
+// a pedigree (distro.LeanSBOM); an SBOM without one is left as it is.
+func rewriteSBOM(file, leanDir string) error {
+	records, err := filepath.Glob(filepath.Join(leanDir, "*", distro.LeanRecordFile))
+	if err != nil {
+		return err
+	}
+	var recs []distro.LeanRecord
+	for _, r := range records {
+		data, err := os.ReadFile(r)
+		if err != nil {
+			return err
+		}
+		var rec distro.LeanRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return fmt.Errorf("%s: %w", r, err)
+		}
+		recs = append(recs, rec)
+	}
+	bom, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	out, err := distro.LeanSBOM(bom, recs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if bytes.Equal(out, bom) {
+		return nil
+	}
+	fmt.Printf("%s: the lean copies named by their upstream modules, with a pedigree\n", file)
+	return os.WriteFile(file, out, 0o644)
 }
 
 // download returns the module's directory in the module cache and its go.sum

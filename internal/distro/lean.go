@@ -2,9 +2,10 @@ package distro
 
 import (
 	"bytes"
-	_ "embed"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"go/parser"
@@ -14,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -143,7 +145,12 @@ func (l Lean) Derive(srcDir, version, sum, outDir string) error {
 		return err
 	}
 	files["MODIFICATIONS.md"] = l.notice(version, sum, removed)
-	names = append(names, "MODIFICATIONS.md")
+	record, err := json.MarshalIndent(LeanRecord{Module: l.Module, Version: version, Sum: sum, Removed: removed, Added: l.AddName, Dir: l.Dir}, "", "  ")
+	if err != nil {
+		return err
+	}
+	files[LeanRecordFile] = append(record, '\n')
+	names = append(names, "MODIFICATIONS.md", LeanRecordFile)
 	for _, name := range names {
 		out := filepath.Join(outDir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -214,6 +221,141 @@ func (l Lean) notice(version, sum string, removed map[string]string) []byte {
 	fmt.Fprintf(&b, "- added `%s` (otelcol-tiered's, Apache-2.0)\n\n", l.AddName)
 	fmt.Fprintf(&b, "Every other file is upstream's, byte for byte.\n\n%s\n", l.Why)
 	return b.Bytes()
+}
+
+// LeanRecordFile is the derived copy's record of where it came from, for
+// the SBOM (LeanSBOM).
+const LeanRecordFile = "lean.json"
+
+// LeanRecord is what a derived copy records about itself.
+type LeanRecord struct {
+	Module, Version, Sum string
+	// Removed: file → its upstream sha256.
+	Removed map[string]string
+	Added   string
+	// Dir is the copy's directory under the lean directory.
+	Dir string
+}
+
+// LeanSBOM rewrites a cyclonedx-gomod SBOM (JSON) in which a lean copy
+// appears as the local module "../lean/<dir>" at "(devel)": the component is
+// named as the upstream module again, at its version marked "+otelcol-tiered.lean",
+// with upstream's purl (the code is upstream's, for vulnerability matching),
+// its license (LICENSE is copied unchanged) and a CycloneDX pedigree: the
+// upstream module as ancestor and notes saying what was removed and added.
+// An SBOM without a lean copy is returned unchanged.
+func LeanSBOM(bom []byte, records []LeanRecord) ([]byte, error) {
+	var doc struct {
+		Schema       string            `json:"$schema"`
+		BOMFormat    string            `json:"bomFormat"`
+		SpecVersion  string            `json:"specVersion"`
+		Version      int               `json:"version"`
+		Metadata     json.RawMessage   `json:"metadata"`
+		Components   []json.RawMessage `json:"components"`
+		Dependencies json.RawMessage   `json:"dependencies,omitempty"`
+		Compositions json.RawMessage   `json:"compositions,omitempty"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(bom))
+	dec.DisallowUnknownFields() // nothing of the SBOM is dropped
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
+	}
+	changed := false
+	refs := map[string]string{}
+	for i, raw := range doc.Components {
+		var c struct {
+			BOMRef string `json:"bom-ref"`
+			Name   string `json:"name"`
+			Purl   string `json:"purl"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("sbom: components[%d]: %w", i, err)
+		}
+		for _, r := range records {
+			if c.Name != "../lean/"+r.Dir {
+				continue
+			}
+			_, qualifiers, _ := strings.Cut(c.Purl, "?")
+			purl := "pkg:golang/" + r.Module + "@" + r.Version
+			var removed []string
+			for name := range r.Removed {
+				removed = append(removed, name)
+			}
+			sort.Strings(removed)
+			notes := fmt.Sprintf("otelcol-tiered's lean variant of %s %s (go.sum %s), derived at build time from the module's source: "+
+				"removed %s and the tests; added %s. Every other file is upstream's, byte for byte (MODIFICATIONS.md in the copy).",
+				r.Module, r.Version, r.Sum, strings.Join(removed, ", "), r.Added)
+			type license struct {
+				License struct {
+					ID string `json:"id"`
+				} `json:"license"`
+			}
+			type property struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			}
+			type ancestor struct {
+				Type    string `json:"type"`
+				Name    string `json:"name"`
+				Version string `json:"version"`
+				Purl    string `json:"purl"`
+			}
+			lic := license{}
+			lic.License.ID = "Apache-2.0"
+			out := struct {
+				BOMRef      string     `json:"bom-ref"`
+				Type        string     `json:"type"`
+				Name        string     `json:"name"`
+				Version     string     `json:"version"`
+				Description string     `json:"description"`
+				Scope       string     `json:"scope"`
+				Licenses    []license  `json:"licenses"`
+				Purl        string     `json:"purl"`
+				Pedigree    any        `json:"pedigree"`
+				Properties  []property `json:"properties"`
+			}{
+				BOMRef: purl + "+otelcol-tiered.lean?type=module", Type: "library", Name: r.Module,
+				Version:     r.Version + "+otelcol-tiered.lean",
+				Description: "A modified copy of " + r.Module + " " + r.Version + " (see pedigree)",
+				Scope:       "required", Licenses: []license{lic}, Purl: purl + "?" + qualifiers,
+				Pedigree: struct {
+					Ancestors []ancestor `json:"ancestors"`
+					Notes     string     `json:"notes"`
+				}{[]ancestor{{"library", r.Module, r.Version, purl + "?type=module"}}, notes},
+				Properties: []property{{"otelcol-tiered:lean:replace", "../lean/" + r.Dir}, {"otelcol-tiered:lean:upstream-sum", r.Sum}},
+			}
+			data, err := marshalJSON(out, false)
+			if err != nil {
+				return nil, err
+			}
+			doc.Components[i] = bytes.TrimSuffix(data, []byte("\n"))
+			refs[c.BOMRef] = out.BOMRef
+			changed = true
+		}
+	}
+	if !changed {
+		return bom, nil
+	}
+	deps := string(doc.Dependencies)
+	for from, to := range refs {
+		deps = strings.ReplaceAll(deps, strconv.Quote(from), strconv.Quote(to))
+	}
+	doc.Dependencies = json.RawMessage(deps)
+	return marshalJSON(doc, true)
+}
+
+// marshalJSON encodes as cyclonedx-gomod does (Go's encoder: a purl's "&"
+// as \u0026), indented by two spaces.
+func marshalJSON(v any, indent bool) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	if indent {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // LeanFor returns the variant of a component type a tier asks for.

@@ -171,3 +171,61 @@ func TestLeanTierManifestReplacesTheModule(t *testing.T) {
 	_, err = m.Version("example.com/nothing")
 	assert.ErrorContains(t, err, "no gomod entry of example.com/nothing")
 }
+
+// In the SBOM, cyclonedx-gomod's "../lean/<dir> (devel)" becomes the upstream
+// module, marked and with a pedigree; what refers to it follows; nothing else
+// of the document changes.
+func TestLeanSBOMNamesTheUpstreamModule(t *testing.T) {
+	bom := `{
+  "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+  "bomFormat": "CycloneDX",
+  "specVersion": "1.6",
+  "version": 1,
+  "metadata": {"component": {"name": "x"}},
+  "components": [
+    {"bom-ref": "pkg:golang/a@v1?type=module", "name": "a", "version": "v1", "purl": "pkg:golang/a@v1?goarch=amd64\u0026type=module"},
+    {"bom-ref": "pkg:golang/../lean/lb@(devel)?type=module", "type": "library", "name": "../lean/lb", "version": "(devel)", "purl": "pkg:golang/../lean/lb@(devel)?goarch=amd64\u0026type=module"}
+  ],
+  "dependencies": [{"ref": "pkg:golang/x", "dependsOn": ["pkg:golang/a@v1?type=module", "pkg:golang/../lean/lb@(devel)?type=module"]}]
+}
+`
+	rec := LeanRecord{Module: "example.com/lb", Version: "v0.9.0", Sum: "h1:abc", Removed: map[string]string{"k8s.go": "00"}, Added: "lean.go", Dir: "lb"}
+	out, err := LeanSBOM([]byte(bom), []LeanRecord{rec})
+	require.NoError(t, err)
+	var doc struct {
+		Components []struct {
+			BOMRef   string `json:"bom-ref"`
+			Name     string
+			Version  string
+			Purl     string
+			Licenses []struct{ License struct{ ID string } }
+			Pedigree struct {
+				Ancestors []struct{ Name, Version, Purl string }
+				Notes     string
+			}
+		}
+		Dependencies []struct{ DependsOn []string }
+	}
+	require.NoError(t, json.Unmarshal(out, &doc), string(out))
+	require.Len(t, doc.Components, 2)
+	assert.Equal(t, "a", doc.Components[0].Name, "other components as they were")
+	lb := doc.Components[1]
+	assert.Equal(t, "example.com/lb", lb.Name)
+	assert.Equal(t, "v0.9.0+otelcol-tiered.lean", lb.Version)
+	assert.Equal(t, "pkg:golang/example.com/lb@v0.9.0?goarch=amd64&type=module", lb.Purl)
+	require.Len(t, lb.Licenses, 1)
+	assert.Equal(t, "Apache-2.0", lb.Licenses[0].License.ID)
+	require.Len(t, lb.Pedigree.Ancestors, 1)
+	assert.Equal(t, "example.com/lb", lb.Pedigree.Ancestors[0].Name)
+	assert.Equal(t, "v0.9.0", lb.Pedigree.Ancestors[0].Version)
+	for _, s := range []string{"h1:abc", "removed k8s.go", "added lean.go"} {
+		assert.Contains(t, lb.Pedigree.Notes, s)
+	}
+	assert.Equal(t, []string{"pkg:golang/a@v1?type=module", lb.BOMRef}, doc.Dependencies[0].DependsOn)
+
+	same, err := LeanSBOM([]byte(strings.ReplaceAll(bom, "../lean/lb", "../other")), []LeanRecord{rec})
+	require.NoError(t, err)
+	assert.Equal(t, strings.ReplaceAll(bom, "../lean/lb", "../other"), string(same), "no lean copy: unchanged")
+	_, err = LeanSBOM([]byte(`{"bomFormat": "CycloneDX", "serialNumber": "x"}`), nil)
+	assert.ErrorContains(t, err, "serialNumber", "a field it would drop")
+}
