@@ -191,8 +191,11 @@ func (r Registry) RefineLocal(m *Manifest, root string) error {
 				return fmt.Errorf("manifest: %s[%d]: import %s: %w", kind, i, imp.Value, err)
 			}
 			var md struct{ Type string }
-			if err := yaml.Unmarshal(data, &md); err != nil || md.Type == "" {
-				return fmt.Errorf("manifest: %s[%d]: %s: no type (%v)", kind, i, file, err)
+			if err := yaml.Unmarshal(data, &md); err != nil {
+				return fmt.Errorf("manifest: %s[%d]: %s: %w", kind, i, file, err)
+			}
+			if md.Type == "" {
+				return fmt.Errorf("manifest: %s[%d]: %s: no type", kind, i, file)
 			}
 			if r[kind][md.Type] != gomod.Value {
 				return fmt.Errorf("manifest: %s[%d]: %s: type %q is not registered by %s (the all-in-one's components)", kind, i, file, md.Type, gomod.Value)
