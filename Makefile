@@ -95,6 +95,7 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test verify-reproducible lint-work
 	OTELCOL_TIERED_AGENT_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-agent:$(VERSION)) \
 	OTELCOL_TIERED_GATEWAY_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-gateway:$(VERSION)) \
 	OTELCOL_TIERED_READYDNS_IMAGE=$$(cat $(READYDNS_ID) 2>/dev/null || echo $(IMAGE)-readydns:$(VERSION)) \
+	OTELCOL_TIERED_SIDECAR_BIN=$(DIST_OUT)/otelcol-tiered-sidecar-linux-$(NATIVE_ARCH) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 
@@ -247,6 +248,8 @@ DIST_MODULE        := $(shell sed -n 's/^  module: *//p' builder-config.yaml)
 IMAGE_ARCHES       ?= $(NATIVE_ARCH)
 DIST_OUT           := $(BUILD_DIR)/dist
 COMPONENTS         := $(BUILD_DIR)/components.yaml
+LEAN_DIR           := $(BUILD_DIR)/lean
+LEAN_STAMP         := $(LEAN_DIR)/.derived
 CYCLONEDX_VERSION  := v1.10.0
 ACTIONLINT_VERSION := v1.7.12
 CYCLONEDX          := $(TOOLS)/cyclonedx-gomod-$(CYCLONEDX_VERSION)
@@ -269,7 +272,7 @@ dist_arch = $(lastword $(subst -linux-, ,$(1)))
 tier_config = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_CONFIGS),$(shell awk '/^  - name: $(patsubst otelcol-tiered-%,%,$(1))$$/{f=1;next} f&&/config:/{print $$2;exit}' tiers.yaml))
 image_description = $(if $(filter otelcol-tiered,$(1)),$(ALL_IN_ONE_DESCRIPTION),otelcol-tiered $(patsubst otelcol-tiered-%,%,$(1)) tier: the components of $(call tier_config,$(1)) and the tier's extras in tiers.yaml; run it with --config /etc/otelcol-tiered/$(notdir $(call tier_config,$(1))))
 
-.PHONY: FORCE images images-build images-test images-test-files publish tier-manifests tier-binaries sbom verify-reproducible lint-workflows
+.PHONY: FORCE images images-build images-test images-test-files publish tier-manifests tier-binaries lean sbom verify-reproducible lint-workflows
 .SECONDEXPANSION:
 
 $(CYCLONEDX):
@@ -289,7 +292,7 @@ $(COMPONENTS): $(BIN)
 
 # build/builder-config-<tier>.yaml, rewritten only when its content changes.
 tier-manifests: $(foreach t,$(TIERS),$(BUILD_DIR)/builder-config-$(t).yaml)
-$(BUILD_DIR)/builder-config-%.yaml: $(BUILD_DIR)/builder-config.yaml $(COMPONENTS) tiers.yaml $$(call tier_config,otelcol-tiered-$$*) $(shell find cmd/tiermanifest internal/distro -name '*.go' -not -name '*_test.go')
+$(BUILD_DIR)/builder-config-%.yaml: $(BUILD_DIR)/builder-config.yaml $(COMPONENTS) tiers.yaml $$(call tier_config,otelcol-tiered-$$*) $(shell find cmd/tiermanifest internal/distro -name '*.go' -not -name '*_test.go') $(wildcard processor/*/metadata.yaml extension/*/metadata.yaml)
 	$(GO) run ./cmd/tiermanifest -manifest $(BUILD_DIR)/builder-config.yaml -components $(COMPONENTS) -tiers tiers.yaml -tier $* -out $(BUILD_DIR)
 
 # The all-in-one for the host is bin/otelcol-tiered; for another architecture
@@ -300,17 +303,29 @@ $(DIST_OUT)/otelcol-tiered-linux-$(NATIVE_ARCH): $(BIN)
 $(DIST_OUT)/otelcol-tiered-linux-%: $(BIN)
 	$(BINARY_ENV) deploy/docker/build-binary.sh $(BUILD_DIR)/builder-config.yaml $* $@
 
-$(DIST_OUT)/otelcol-tiered-%: $(BUILD_DIR)/builder-config-$$(call dist_name,$$*).yaml $(BIN) deploy/docker/build-binary.sh
+$(DIST_OUT)/otelcol-tiered-%: $(BUILD_DIR)/builder-config-$$(call dist_name,$$*).yaml $(BIN) deploy/docker/build-binary.sh $(LEAN_STAMP)
 	$(BINARY_ENV) deploy/docker/build-binary.sh $< $(call dist_arch,$*) $@
+
+# The lean variants that tiers.yaml asks for (`lean:`), derived from the
+# upstream modules in the Go module cache into build/lean/<dir> (README, "The
+# sidecar's load_balancing"); a tier manifest's `replaces` points at them.
+lean: $(LEAN_STAMP)
+$(LEAN_STAMP): $(BUILD_DIR)/builder-config.yaml tiers.yaml $(shell find cmd/leanderive internal/distro -name '*.go' -not -name '*_test.go') $(wildcard internal/distro/lean/*)
+	$(GO) run ./cmd/leanderive -manifest $(BUILD_DIR)/builder-config.yaml -tiers tiers.yaml -out $(LEAN_DIR)
+	@touch $@
 
 tier-binaries: $(foreach t,$(TIERS),$(foreach a,$(IMAGE_ARCHES),$(DIST_OUT)/otelcol-tiered-$(t)-linux-$(a)))
 
 # A CycloneDX SBOM per binary, from the module list Go embeds in it (the
 # modules linked in, at their versions, with their licenses as evidence); no
 # serial number and no timestamp, so that one commit gives one SBOM.
+# A lean copy (build/lean) is named by its upstream module again, with a
+# CycloneDX pedigree saying what was changed (cmd/leanderive -sbom).
 $(IMAGES_DIR)/%.cdx.json: $(DIST_OUT)/% $(CYCLONEDX)
 	@mkdir -p $(@D)
-	$(CYCLONEDX) bin -json -licenses -std -noserial -notimestamp -version $(VERSION) -output $@ $<
+	$(CYCLONEDX) bin -json -licenses -std -noserial -notimestamp -version $(VERSION) -output $@.tmp $<
+	$(GO) run ./cmd/leanderive -sbom $@.tmp -out $(LEAN_DIR)
+	mv $@.tmp $@
 
 sbom: $(foreach t,otelcol-tiered $(addprefix otelcol-tiered-,$(TIERS)),$(foreach a,$(IMAGE_ARCHES),$(IMAGES_DIR)/$(t)-linux-$(a).cdx.json))
 
@@ -343,8 +358,9 @@ images-test: image $(foreach d,$(TEST_DIST),$(IMAGES_DIR)/$(d).id) $(READYDNS_ID
 
 # Two builds of one tree give the same sha256: the sidecar that make images
 # built here, and a second one from a copy of the tracked sources in another
-# directory under /tmp: ocb generates its sources again there and Go links it
-# again, so a path, a time or VCS state in the binary would differ. make test
+# directory under /tmp: its lean load_balancing is derived again there from
+# the module cache, ocb generates its sources again and Go links it again, so
+# a path, a time or VCS state in the binary would differ. make test
 # shares the build cache (with -trimpath no compiled package depends on the
 # directory; a cold compile of the sidecar takes ~10 min on 2 cores);
 # REPRO_COLD=1 (the CI workflow) gives the second build an empty GOCACHE too,
@@ -355,12 +371,13 @@ verify-reproducible: $(DIST_OUT)/$(REPRO_BINARY)
 	@set -e; dir=$$(mktemp -d /tmp/otelcol-tiered-repro.XXXXXX); trap 'chmod -R u+w $$dir; rm -rf $$dir' EXIT; \
 	mkdir -p $$dir/src/build/otelcol-tiered; \
 	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $$dir/src; \
-	cp $(BUILD_DIR)/builder-config-sidecar.yaml $$dir/src/build/; \
+	cp $(BUILD_DIR)/builder-config.yaml $(BUILD_DIR)/builder-config-sidecar.yaml $$dir/src/build/; \
 	cp $(DIST_DIR)/go.mod $(DIST_DIR)/go.sum $$dir/src/build/otelcol-tiered/; \
 	cache=$$($(GO) env GOCACHE); how="shared build cache"; \
 	if [ -n "$(REPRO_COLD)" ]; then cache=$$dir/gocache; how="empty build cache"; fi; \
 	start=$$(date +%s); \
-	(cd $$dir/src && GOCACHE=$$cache OCB=$(OCB) DIST_DIR=build/otelcol-tiered GO=$(GO) \
+	(cd $$dir/src && GOCACHE=$$cache $(GO) run ./cmd/leanderive -manifest build/builder-config.yaml -tiers tiers.yaml -out build/lean && \
+	    GOCACHE=$$cache OCB=$(OCB) DIST_DIR=build/otelcol-tiered GO=$(GO) \
 	    deploy/docker/build-binary.sh build/builder-config-sidecar.yaml $(NATIVE_ARCH) $$dir/$(REPRO_BINARY)) >$$dir/build.log 2>&1 \
 	    || { cat $$dir/build.log; exit 1; }; \
 	a=$$(sha256sum < $(DIST_OUT)/$(REPRO_BINARY) | cut -d' ' -f1); b=$$(sha256sum < $$dir/$(REPRO_BINARY) | cut -d' ' -f1); \

@@ -32,6 +32,13 @@ mkdir -p "$src" "$(dirname "$out")"
 if [ "$(cd "$src" && pwd)" != "$(cd "$DIST_DIR" && pwd)" ]; then
   cp "$DIST_DIR/go.mod" "$DIST_DIR/go.sum" "$src/"
   (cd "$src" && "$GO" mod edit -module "$module")
+  # The manifest's replaces (a tier's lean variants, e.g. the sidecar's
+  # load_balancing => ../lean/loadbalancingexporter) on the all-in-one's
+  # module graph: a directory replace with the upstream module's go.mod
+  # leaves every other module's version as it is.
+  sed -n '/^replaces:/,/^[^ #-]/s/^  *- *\(.*[^ ]\) *=> *\(.*\)$/\1=\2/p' "$manifest" | while IFS= read -r r; do
+    (cd "$src" && "$GO" mod edit -replace "$r")
+  done
 fi
 "$OCB" --config "$manifest" --skip-generate --skip-get-modules
 test -x "$src/$name" || { echo "ocb built no $src/$name" >&2; exit 1; }

@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/otelcol-tiered/otelcol-tiered/extension/topologyextension/internal/metadata"
 	"github.com/otelcol-tiered/otelcol-tiered/internal/sizing"
@@ -36,7 +35,7 @@ type topology struct {
 	cost      sizing.Cost
 
 	getenv    func(string) string
-	newClient func() (kubernetes.Interface, error)
+	newClient func() (ownerReader, error)
 
 	server      *http.Server
 	serveDone   chan struct{}

@@ -1,6 +1,8 @@
 package distro
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,7 +88,7 @@ func TestTierManifestKeepsWhatTheTierUses(t *testing.T) {
 
 	m, err := ParseManifest([]byte(manifest))
 	require.NoError(t, err)
-	out, err := m.Tier("small", "generated", p.Modules)
+	out, err := m.Tier("small", "generated", p.Modules, nil)
 	require.NoError(t, err)
 
 	var got struct {
@@ -114,7 +116,7 @@ func TestTierManifestKeepsWhatTheTierUses(t *testing.T) {
 	assert.Contains(t, string(out), "# the debug exporter", "comments pass on")
 
 	// The distribution's manifest itself is left as it was.
-	again, err := m.Tier("other", "", map[string]map[string]bool{})
+	again, err := m.Tier("other", "", map[string]map[string]bool{}, nil)
 	require.NoError(t, err)
 	assert.Contains(t, string(again), "name: otelcol-x-other\n")
 }
@@ -154,4 +156,44 @@ func TestParseComponentsRejectsOtherOutput(t *testing.T) {
 	assert.ErrorContains(t, err, "receivers[0]: want name and module")
 	_, err = ParseComponents([]byte("hello: world\n"))
 	assert.ErrorContains(t, err, "not the output of")
+}
+
+// Two processors of our own module: a tier using one keeps that one's
+// entry only, its type read from the package's metadata.yaml.
+func TestRefineLocalKeepsOnlyTheUsedPackageOfAModule(t *testing.T) {
+	root := t.TempDir()
+	for dir, typ := range map[string]string{"processor/checkprocessor": "check", "processor/guardprocessor": "guard", "extension/topoextension": "topo"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, dir), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, dir, "metadata.yaml"), []byte("type: "+typ+"\nstatus: {class: processor}\n"), 0o644))
+	}
+	withGuard := strings.Replace(manifest, "    import: example.com/x/processor/checkprocessor\n",
+		"    import: example.com/x/processor/checkprocessor\n  - gomod: example.com/x v0.0.0\n    import: example.com/x/processor/guardprocessor\n", 1)
+	m, err := ParseManifest([]byte(withGuard))
+	require.NoError(t, err)
+	reg, err := ParseComponents([]byte(strings.Replace(components, "  - {name: check, module: example.com/x v0.0.0}\n",
+		"  - {name: check, module: example.com/x v0.0.0}\n  - {name: guard, module: example.com/x v0.0.0}\n", 1)))
+	require.NoError(t, err)
+	cfg := strings.Replace(config, "  batch:\n", "  batch:\n  guard:\n", 1)
+
+	// Unrefined, the module's entries go together: check comes with guard.
+	p, err := PlanTier(reg, "tiers.yaml", Tier{Name: "g", Config: "g.yaml"}, []byte(cfg))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"batch", "check", "guard"}, p.Types["processors"])
+
+	require.NoError(t, reg.RefineLocal(m, root))
+	p, err = PlanTier(reg, "tiers.yaml", Tier{Name: "g", Config: "g.yaml"}, []byte(cfg))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"batch", "guard"}, p.Types["processors"])
+	assert.Equal(t, []string{"topo"}, p.Types["extensions"])
+	out, err := m.Tier("g", "", p.Modules, nil)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "import: example.com/x/processor/guardprocessor")
+	assert.NotContains(t, string(out), "checkprocessor")
+	assert.Contains(t, string(out), "import: example.com/x/extension/topoextension")
+
+	// A package whose metadata.yaml names a type the binary does not register.
+	require.NoError(t, os.WriteFile(filepath.Join(root, "processor/guardprocessor/metadata.yaml"), []byte("type: other\n"), 0o644))
+	reg, err = ParseComponents([]byte(components))
+	require.NoError(t, err)
+	assert.ErrorContains(t, reg.RefineLocal(m, root), `type "other" is not registered by example.com/x v0.0.0`)
 }

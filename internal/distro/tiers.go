@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -17,6 +18,10 @@ type Tier struct {
 	// Extras are component types, by kind, that the image holds beyond what
 	// the config declares: the documented set for customisation.
 	Extras map[string][]string `yaml:"extras"`
+	// Lean are component types the image holds as their lean variant
+	// (LeanVariants: an upstream module with parts removed, derived at build
+	// time) instead of the upstream module.
+	Lean []string `yaml:"lean"`
 }
 
 type tiersFile struct {
@@ -73,6 +78,8 @@ type Plan struct {
 	Modules map[string]map[string]bool
 	// Types: kind → every component type the tier binary registers.
 	Types map[string][]string
+	// Lean are the lean variants the tier is built with, in tiers.yaml's order.
+	Lean []Lean
 }
 
 // PlanTier resolves a tier's config and extras against the registry. file
@@ -97,5 +104,26 @@ func PlanTier(reg Registry, file string, t Tier, config []byte) (Plan, error) {
 	if len(mods["receivers"]) == 0 || len(mods["exporters"]) == 0 {
 		return Plan{}, errors.New(t.Config + ": a collector needs at least one receiver and one exporter")
 	}
-	return Plan{Tier: t, Modules: mods, Types: reg.Types(mods)}, nil
+	plan := Plan{Tier: t, Modules: mods, Types: reg.Types(mods)}
+	for i, typ := range t.Lean {
+		at := fmt.Sprintf("%s: tiers::%s::lean[%d]", file, t.Name, i)
+		l, err := LeanFor(typ)
+		if err != nil {
+			return Plan{}, fmt.Errorf("%s: %w", at, err)
+		}
+		gomod, ok := reg[l.Kind][l.Type]
+		if !ok || !mods[l.Kind][gomod] {
+			return Plan{}, fmt.Errorf("%s: %q is not in the tier (neither its config nor its extras use it)", at, typ)
+		}
+		if module, _, _ := strings.Cut(gomod, " "); module != l.Module {
+			return Plan{}, fmt.Errorf("%s: %s %q is provided by %s, not by %s (the variant's upstream)", at, strings.TrimSuffix(l.Kind, "s"), typ, module, l.Module)
+		}
+		for _, prev := range plan.Lean {
+			if prev.Type == typ {
+				return Plan{}, fmt.Errorf("%s: %q twice", at, typ)
+			}
+		}
+		plan.Lean = append(plan.Lean, l)
+	}
+	return plan, nil
 }

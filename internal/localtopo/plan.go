@@ -39,11 +39,17 @@ type Options struct {
 	// Env is added to every member's environment, after the planned variables,
 	// e.g. DECISION_WAIT or SAMPLING_PERCENTAGE.
 	Env map[string]string
+	// SidecarBin runs the sidecars (e.g. the sidecar tier's binary); empty:
+	// the topology's binary, as every other member.
+	SidecarBin string
 }
 
 // Member is one collector process of the topology.
 type Member struct {
-	Name   string
+	Name string
+	// Bin is the collector binary that runs the member; empty: the binary
+	// the topology is started with.
+	Bin    string
 	Config string
 	// Overlays are config files merged over Config, in order (the collector
 	// merges its --config files; a list is replaced by the later file's).
@@ -134,11 +140,13 @@ func Plan(o Options) (Topology, error) {
 	})
 	for i := range o.Sidecars {
 		// A sidecar listens on localhost in its pod; here on an address of its own.
-		t.Sidecars = append(t.Sidecars, o.member(fmt.Sprintf("sidecar-%d", i+1), "sidecar.yaml", host(30+i), map[string]string{
+		sc := o.member(fmt.Sprintf("sidecar-%d", i+1), "sidecar.yaml", host(30+i), map[string]string{
 			"LISTEN_HOST":      host(30 + i),
 			"GATEWAY_RESOLVER": resolver,
 			"GATEWAY_ENDPOINT": t.Gateways[0].Addr(PortOTLPGRPC),
-		}))
+		})
+		sc.Bin = o.SidecarBin
+		t.Sidecars = append(t.Sidecars, sc)
 	}
 	return t, nil
 }

@@ -38,10 +38,12 @@ func TestPlanLaysOutAddressesAndSharedResolver(t *testing.T) {
 }
 
 func TestPlanPutsSidecarsOnTheGatewaysRing(t *testing.T) {
-	topo, err := Plan(Options{Net: "127.0.40", Gateways: 2, Sidecars: 2, ConfigDir: "configs", WorkDir: "/w"})
+	topo, err := Plan(Options{Net: "127.0.40", Gateways: 2, Sidecars: 2, ConfigDir: "configs", WorkDir: "/w", SidecarBin: "/dist/sidecar"})
 	require.NoError(t, err)
 	require.Len(t, topo.Sidecars, 2)
+	assert.Empty(t, topo.Agent.Bin, "the agent runs the topology's binary")
 	for i, sc := range topo.Sidecars {
+		assert.Equal(t, "/dist/sidecar", sc.Bin, "a sidecar runs SidecarBin")
 		host := net.IPv4(127, 0, 40, byte(30+i)).String()
 		assert.Equal(t, host, sc.Host)
 		assert.Equal(t, "configs/sidecar.yaml", sc.Config)

@@ -86,6 +86,9 @@ func startProc(bin string, m Member) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.Bin != "" {
+		bin = m.Bin
+	}
 	args := []string{bin, "--config", m.Config}
 	for _, o := range m.Overlays {
 		args = append(args, "--config", o)

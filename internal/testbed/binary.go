@@ -31,6 +31,22 @@ func Binary(t testing.TB) string {
 	return bin
 }
 
+// SidecarBinary returns the path of the sidecar tier's binary (make
+// tier-binaries; make test builds it): $OTELCOL_TIERED_SIDECAR_BIN, or
+// build/dist/otelcol-tiered-sidecar-linux-<arch>. The test fails when it is
+// missing.
+func SidecarBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_TIERED_SIDECAR_BIN")
+	if bin == "" {
+		bin = filepath.Join(RepoRoot(), "build", "dist", "otelcol-tiered-sidecar-linux-"+runtime.GOARCH)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the sidecar tier's binary not found at %s (run `make tier-binaries`, or set OTELCOL_TIERED_SIDECAR_BIN): %v", bin, err)
+	}
+	return bin
+}
+
 // Loadgen returns the path of the built load generator: $OTELCOL_TIERED_LOADGEN,
 // or bin/loadgen (`make build` builds it beside the collector).
 func Loadgen(t testing.TB) string {

@@ -17,6 +17,9 @@ import (
 // with a sidecar calling a service the node's agent serves, and back) reaches
 // one gateway whole: the sidecar (configs/sidecar.yaml) routes by trace ID
 // over the agent's ring, so no gateway's stickycheck counts a misroute.
+// The sidecar is the sidecar tier's binary, whose load_balancing is the lean
+// variant (tiers.yaml); the agent is the all-in-one, upstream's: the agent's
+// routing is the oracle that the lean copy's must match trace for trace.
 func TestSidecarAndAgentSendEachTraceToOneGateway(t *testing.T) {
 	const (
 		traces        = 1000
@@ -24,7 +27,7 @@ func TestSidecarAndAgentSendEachTraceToOneGateway(t *testing.T) {
 		tracesPerReq  = 100
 	)
 	run := testbed.StartLocalTopology(t, localtopo.Options{
-		Net: "127.0.70", Gateways: 3, Sidecars: 1,
+		Net: "127.0.70", Gateways: 3, Sidecars: 1, SidecarBin: testbed.SidecarBinary(t),
 		Env: map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "2s"},
 	})
 	ctx := context.Background()

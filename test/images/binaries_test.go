@@ -64,6 +64,12 @@ func types(reg distro.Registry) map[string][]string {
 // extras (no more: the point of a tier image), and validates its config.
 func TestTierBinaryHoldsItsTiersComponents(t *testing.T) {
 	all := components(t, testbed.Binary(t))
+	// Our module's components told apart by package, as cmd/tiermanifest does.
+	data, err := os.ReadFile(root("build", "builder-config.yaml"))
+	require.NoError(t, err, "make manifest")
+	m, err := distro.ParseManifest(data)
+	require.NoError(t, err)
+	require.NoError(t, all.RefineLocal(m, root()))
 	for _, tier := range tiers(t) {
 		t.Run(tier.Name, func(t *testing.T) {
 			config, err := os.ReadFile(root(tier.Config))
@@ -84,11 +90,73 @@ func TestTierBinaryHoldsItsTiersComponents(t *testing.T) {
 
 // The sidecar binary lacks what only the gateway uses: its validate names
 // the missing component (what a config beyond the image's set would meet).
+// stickycheck comes first: our module's other processor, exportguard, is in
+// the sidecar, stickycheck is not (RefineLocal).
 func TestSidecarBinaryRejectsTheGatewayConfig(t *testing.T) {
 	bin := dist(t, "otelcol-tiered-sidecar-linux-"+runtime.GOARCH)
 	out, err := exec.Command(bin, "validate", "--config", root("configs", "gateway.yaml")).CombinedOutput()
 	require.Error(t, err, "the sidecar binary validated the gateway config: it holds the gateway's components")
-	assert.Contains(t, string(out), "tail_sampling", "the error names the missing component")
+	assert.Contains(t, string(out), `unknown type: "stickycheck"`, "the error names the missing component")
+}
+
+// The sidecar's load_balancing is the lean variant (tiers.yaml): a config
+// naming the k8s or aws_cloud_map resolver fails at load, naming the field;
+// the dns form the sidecar uses in Kubernetes and the static one validate.
+// The all-in-one (upstream's load_balancing) takes the k8s resolver.
+func TestSidecarBinaryRefusesTheResolversItLacks(t *testing.T) {
+	bin := dist(t, "otelcol-tiered-sidecar-linux-"+runtime.GOARCH)
+	validate := func(bin, resolver string) (string, error) {
+		cmd := exec.Command(bin, "validate", "--config", root("configs", "sidecar.yaml"))
+		cmd.Env = append(os.Environ(), "GATEWAY_RESOLVER="+resolver)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for field, resolver := range map[string]string{
+		"k8s":           "{k8s: {service: otel-gateway-headless.observability, ports: [4317]}}",
+		"aws_cloud_map": "{aws_cloud_map: {namespace: observability, service_name: otel-gateway}}",
+	} {
+		out, err := validate(bin, resolver)
+		require.Error(t, err, "the sidecar validated a %s resolver", field)
+		assert.Contains(t, out, "exporters::load_balancing::resolver::"+field+": not built into this image", "names the field")
+		assert.Contains(t, out, "use dns or static, or the agent/gateway image")
+	}
+	for _, resolver := range []string{
+		`{dns: {hostname: otel-gateway-headless.observability.svc.cluster.local, port: "4317", interval: 5s}}`,
+		"{static: {hostnames: [127.0.0.11:4317]}}",
+	} {
+		out, err := validate(bin, resolver)
+		assert.NoError(t, err, "%s: %s", resolver, out)
+	}
+	out, err := validate(testbed.Binary(t), "{k8s: {service: otel-gateway-headless.observability, ports: [4317]}}")
+	assert.NoError(t, err, "the all-in-one's upstream load_balancing takes the k8s resolver: %s", out)
+}
+
+// The sidecar's goal (README, "Images per tier"): an image of at most 48 MB.
+// The binary's size is deterministic (a reproducible build), so it is held
+// here with the image's other files' room (CA bundle, configs: 0.3 MB)
+// subtracted; and it links neither client-go's clientset, controller-runtime
+// nor the AWS SDK's clients, whose return would cost about 30 MB.
+func TestSidecarBinaryStaysSmall(t *testing.T) {
+	const limit = 47_700_000
+	for _, arch := range []string{runtime.GOARCH, "arm64"} {
+		bin := dist(t, "otelcol-tiered-sidecar-linux-"+arch)
+		st, err := os.Stat(bin)
+		require.NoError(t, err)
+		t.Logf("%s: %.2f MB", filepath.Base(bin), float64(st.Size())/1e6)
+		assert.LessOrEqual(t, st.Size(), int64(limit), "%s: larger than the sidecar image's goal allows", bin)
+		info, err := buildinfo.ReadFile(bin)
+		require.NoError(t, err)
+		for _, d := range info.Deps {
+			for _, heavy := range []string{"sigs.k8s.io/controller-runtime", "github.com/aws/aws-sdk-go-v2/config", "k8s.io/api"} {
+				assert.NotEqual(t, heavy, d.Path, "%s links %s", filepath.Base(bin), heavy)
+			}
+			if d.Path == "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter" {
+				if assert.NotNil(t, d.Replace, "load_balancing is upstream's, not the lean copy") {
+					assert.Equal(t, "../lean/loadbalancingexporter", d.Replace.Path)
+				}
+			}
+		}
+	}
 }
 
 // Every binary of build/dist is built with the release flags, holds no VCS
