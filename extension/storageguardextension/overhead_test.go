@@ -20,18 +20,16 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-tiered/otelcol-tiered/internal/tierrules"
 )
 
-// QueueVolumeFactor is how much volume a persistent queue bounded in bytes
-// (sizer: bytes, queue_size) may take, per byte of queue_size: bbolt's pages,
-// its copy-on-write and the free pages a fragmented file keeps. tiercheck's
-// rule persistent-queue-exceeds-volume uses the same factor
-// (tierrules.QueueVolumeFactor); the test below measures it.
-const queueVolumeFactor = 1.5
-
 // The bbolt file of a queue that fills to its byte bound, half drains and
-// fills again, with requests of 1 to 2,000 spans (the shipped queue's shape:
-// byte-bounded batches): at most queueVolumeFactor × queue_size.
+// fills again, 40 times, with requests of 1 to 2,000 spans (the shipped
+// queue's shape: byte-bounded batches) takes at most
+// tierrules.QueueVolumeFactor × queue_size on disk: the factor tiercheck's
+// persistent-queue-exceeds-volume sizes a volume with. Measured: 1.20 after
+// the first fill, 1.53-1.67 after refills (it stops growing after ~5).
 func TestQueueFileStaysWithinTheVolumeFactor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a 32 MiB queue several times")
@@ -78,7 +76,6 @@ func TestQueueFileStaysWithinTheVolumeFactor(t *testing.T) {
 		require.NoError(t, err)
 		// What the file takes on the volume (bbolt grows it sparsely ahead).
 		used := st.Sys().(*syscall.Stat_t).Blocks * 512
-		t.Logf("after %d requests: file %d B, %d B on disk", n, st.Size(), used)
 		largest = max(largest, used)
 	}
 	fill()
@@ -92,7 +89,7 @@ func TestQueueFileStaysWithinTheVolumeFactor(t *testing.T) {
 	}
 	ratio := float64(largest) / capacity
 	t.Logf("queue_size %d B: largest bbolt file %d B, %.2f × queue_size", capacity, largest, ratio)
-	assert.LessOrEqual(t, ratio, queueVolumeFactor)
+	assert.LessOrEqual(t, ratio, tierrules.QueueVolumeFactor)
 }
 
 // sized is request n with spans spans.
