@@ -2,13 +2,13 @@ package storageguardextension
 
 import (
 	"context"
-	"sync/atomic"
-	"syscall"
-	"os"
-	"path/filepath"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,7 +33,9 @@ import (
 )
 
 // host holds the extensions the exporter's queue looks up.
-type host struct{ exts map[component.ID]component.Component }
+type host struct {
+	exts map[component.ID]component.Component
+}
 
 func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
 
