@@ -45,9 +45,6 @@ func (c *Config) persistentQueues() []persistentQueue {
 			if !ok || q["storage"] == nil {
 				continue
 			}
-			if enabled, ok := boolOf(q["enabled"]); ok && !enabled {
-				continue
-			}
 			key := string(id) + "|" + p.Signal()
 			if seen[key] {
 				continue
