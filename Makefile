@@ -408,6 +408,7 @@ generate: $(MDATAGEN)
 	cd processor/stickycheckprocessor && $(MDATAGEN) metadata.yaml
 	cd extension/topologyextension && $(MDATAGEN) metadata.yaml
 	cd processor/exportguardprocessor && $(MDATAGEN) metadata.yaml
+	cd extension/storageguardextension && $(MDATAGEN) metadata.yaml
 
 lint: $(GOLANGCI) lint-workflows
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

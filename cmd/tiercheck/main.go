@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/tierrules"
 )
@@ -48,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	traces := fs.Float64("traces-per-second", 0, "expected rate of new traces per replica at tail_sampling: checks tail-sampling-num-traces-too-small")
 	grace := fs.Duration("grace-period", 0, "terminationGracePeriodSeconds or compose's stop_grace_period, e.g. 60s: checks stop-grace-too-short")
 	preStop := fs.Duration("pre-stop", 0, "the pod's preStop delay, spent within the grace period, e.g. 10s")
+	volume := fs.String("queue-volume", "", "size of the volume the persistent sending queues write to (the PVC's storage request), e.g. 5Gi or 5368709120: checks persistent-queue-exceeds-volume")
 	list := fs.Bool("rules", false, "list the rules and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tiercheck [flags] CONFIG...\n\nChecks each collector config (a file, or a file:/yaml:/env: URI) against the rules of its tier.\nExit status: 0 no error-level finding, 1 error-level findings, 2 unreadable config or bad arguments.")
@@ -69,6 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	facts := tierrules.Facts{Workload: *workload, TracesPerSecond: *traces, GracePeriod: *grace, PreStop: *preStop}
+	if *volume != "" {
+		q, err := resource.ParseQuantity(*volume)
+		if err != nil || q.Sign() <= 0 {
+			fmt.Fprintf(stderr, "tiercheck: --queue-volume: %q is not a size in bytes (e.g. 5Gi, 512Mi, 5368709120)\n", *volume)
+			return 2
+		}
+		facts.QueueVolume = q.Value()
+	}
 	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(stderr), zap.WarnLevel))
 
 	var results []result

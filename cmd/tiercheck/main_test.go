@@ -92,3 +92,19 @@ func TestListRules(t *testing.T) {
 	assert.Contains(t, out, "agent-not-daemonset (error; agent)\n")
 	assert.Contains(t, out, "  needs: --traces-per-second\n")
 }
+
+// --queue-volume takes a Kubernetes quantity; the shipped gateway's queues
+// fit its 5Gi claim and not a 2Gi one; a size that is none is refused.
+func TestQueueVolume(t *testing.T) {
+	code, out, errOut := tiercheck("--queue-volume", "5Gi", root("configs", "gateway.yaml"))
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "gateway.yaml (gateway): ok\n")
+	code, out, _ = tiercheck("--queue-volume", "2Gi", root("configs", "gateway.yaml"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "persistent-queue-exceeds-volume")
+	for _, bad := range []string{"five", "-1Gi", "0"} {
+		code, _, errOut = tiercheck("--queue-volume", bad, root("configs", "gateway.yaml"))
+		assert.Equal(t, 2, code, bad)
+		assert.Contains(t, errOut, "--queue-volume: \""+bad+"\" is not a size in bytes", bad)
+	}
+}

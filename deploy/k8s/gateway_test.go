@@ -379,7 +379,12 @@ func TestGatewayQueueIsOnItsVolumeWritableByTheCollector(t *testing.T) {
 				} `mapstructure:"sending_queue"`
 			}
 			require.NoError(t, v.Config.Decode("exporters::otlp_grpc/backend", &exporter))
-			assert.Equal(t, "file_storage", exporter.SendingQueue.Storage, "the backend queue is persisted")
+			assert.Equal(t, "storageguard", exporter.SendingQueue.Storage, "the backend queue is persisted, through storageguard")
+			var guard struct {
+				Storage string `mapstructure:"storage"`
+			}
+			require.NoError(t, v.Config.Decode("extensions::storageguard", &guard))
+			assert.Equal(t, "file_storage", guard.Storage, "storageguard guards file_storage")
 
 			var mount *corev1.VolumeMount
 			for i, m := range container(t, w).VolumeMounts {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/tierrules"
 )
@@ -20,7 +21,10 @@ import (
 //     backend is down through a stop, what the drain could not send stays on
 //     the replica's own volume, and the replica of that ordinal sends it when
 //     it starts again; nothing deletes it meanwhile.
-//   - The queue volume is the one file_storage writes to.
+//   - The queue volume is the one file_storage writes to, and the queues,
+//     full, fit it (persistent-queue-exceeds-volume, with the claim's size):
+//     a full queue refuses before the disk fills; they reach file_storage
+//     through storageguard (persistent-queue-unguarded).
 func TestGatewayStatefulSetMatchesTheDiskQueueDesign(t *testing.T) {
 	for o, w := range tier(t, "gateway") {
 		t.Run(o, func(t *testing.T) {
@@ -43,10 +47,19 @@ func TestGatewayStatefulSetMatchesTheDiskQueueDesign(t *testing.T) {
 				sources = append(sources, s.Source)
 			}
 			assert.Contains(t, sources, "exportguard::drain::timeout", "the disk queue is drained at stop")
-			findings := tierrules.Check(c, tierrules.Gateway, tierrules.Facts{Workload: "StatefulSet", GracePeriod: grace, PreStop: preStop})
-			for _, f := range findings {
-				assert.NotContains(t, []string{"stop-grace-too-short", "disk-queue-not-drained-at-stop", "export-queue-smaller-than-stop-release"}, f.Rule, f.Message)
+			var volume int64
+			for _, vct := range ss.Spec.VolumeClaimTemplates {
+				if q, ok := vct.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+					volume = q.Value()
+				}
 			}
+			require.Positive(t, volume, "the queue's claim requests a size")
+			findings := tierrules.Check(c, tierrules.Gateway, tierrules.Facts{Workload: "StatefulSet", GracePeriod: grace, PreStop: preStop, QueueVolume: volume})
+			for _, f := range findings {
+				assert.NotContains(t, []string{"stop-grace-too-short", "disk-queue-not-drained-at-stop", "export-queue-smaller-than-stop-release",
+					"persistent-queue-exceeds-volume", "persistent-queue-unguarded"}, f.Rule, f.Message)
+			}
+			t.Logf("the full queues fit the %d-byte claim (persistent-queue-exceeds-volume)", volume)
 			t.Logf("terminationGracePeriodSeconds %s >= stop budget %s", grace, budget)
 
 			p := ss.Spec.PersistentVolumeClaimRetentionPolicy

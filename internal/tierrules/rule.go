@@ -70,6 +70,10 @@ type Facts struct {
 	GracePeriod time.Duration
 	// PreStop is the pod's preStop delay, spent before SIGTERM.
 	PreStop time.Duration
+	// QueueVolume is the size in bytes of the volume the persistent sending
+	// queues write to: the PVC's storage request (a StatefulSet's
+	// volumeClaimTemplate) or the tmpfs/volume size.
+	QueueVolume int64
 }
 
 // Rule is one rule of a tier.
@@ -82,7 +86,7 @@ type Rule struct {
 	Summary string `json:"summary"`
 	Why     string `json:"why"`
 	// Needs names the fact the rule needs ("" for none): workload,
-	// traces_per_second or grace_period.
+	// traces_per_second, grace_period or queue_volume.
 	Needs string `json:"needs,omitempty"`
 	check func(c *Config, f Facts) []string
 }

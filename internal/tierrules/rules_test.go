@@ -31,6 +31,7 @@ var fixtureFacts = map[string]Facts{
 	"agent-not-daemonset":                {Workload: "Deployment"},
 	"tail-sampling-num-traces-too-small": {TracesPerSecond: 2000},
 	"stop-grace-too-short":               {GracePeriod: 15 * time.Second, PreStop: 10 * time.Second},
+	"persistent-queue-exceeds-volume":    {QueueVolume: 1 << 30},
 }
 
 func TestEachFixtureTriggersExactlyItsRule(t *testing.T) {
@@ -72,7 +73,7 @@ func TestFactRulesAreSilentWithoutTheirFact(t *testing.T) {
 func TestShippedConfigsTriggerNone(t *testing.T) {
 	healthy := map[Role]Facts{
 		Agent:   {Workload: "DaemonSet"},
-		Gateway: {Workload: "StatefulSet", TracesPerSecond: 1000},
+		Gateway: {Workload: "StatefulSet", TracesPerSecond: 1000, QueueVolume: 5 << 30},
 		Sidecar: {Workload: "Pod"},
 	}
 	for _, name := range []string{"agent", "gateway", "sidecar"} {
@@ -245,4 +246,23 @@ func TestSelfTelemetryURL(t *testing.T) {
 	got, err := c.SelfTelemetryURL()
 	require.NoError(t, err)
 	assert.Equal(t, "http://localhost:8888/metrics", got)
+}
+
+// The gateway's queue as shipped before issue 15's disk-full fix, 3 GiB per
+// signal on the 5 GiB claim, could fill the disk before itself; the sizing
+// shipped now is the largest that fits, and a sizer not in bytes is named.
+func TestQueueVolumeRule(t *testing.T) {
+	c, role := load(t, repoPath("configs", "gateway.yaml"))
+	q, _ := asMap(c.Exporters["otlp_grpc/backend"]["sending_queue"])
+	assert.Empty(t, Check(c, role, Facts{QueueVolume: 5 << 30}))
+	q["queue_size"] = 3 << 30
+	f := Check(c, role, Facts{QueueVolume: 5 << 30})
+	require.Len(t, f, 1)
+	assert.Equal(t, "persistent-queue-exceeds-volume", f[0].Rule)
+	assert.Contains(t, f[0].Message, "3 persistent queues (otlp_grpc/backend logs, otlp_grpc/backend metrics, otlp_grpc/backend traces) full take up to 18.0 GiB")
+	assert.Contains(t, f[0].Message, "lower queue_size to at most 805306368")
+	q["sizer"] = "items"
+	f = Check(c, role, Facts{QueueVolume: 5 << 30})
+	require.Len(t, f, 3)
+	assert.Contains(t, f[0].Message, "sending_queue::sizer items bounds no bytes")
 }

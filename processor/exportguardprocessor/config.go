@@ -35,6 +35,33 @@ type Config struct {
 	// gRPC's default, level 6. Every exportguard of a collector that sets it
 	// must set the same level.
 	GzipLevel int `mapstructure:"gzip_level"`
+
+	// Admission, when set, refuses new data with a retryable error while
+	// the exporter's sending queue is above HighWater of its capacity. Put
+	// such an exportguard first (after memory_limiter), before
+	// tail_sampling and batch: they answer the sender OK before the queue
+	// sees the data, so a full queue drops what an admission check refuses
+	// back to the sender, whose queue and retry then hold it.
+	Admission configoptional.Optional[AdmissionConfig] `mapstructure:"admission"`
+}
+
+// AdmissionConfig says whose queue to watch and when to refuse.
+type AdmissionConfig struct {
+	// Exporter is the exporter whose sending queue is watched, e.g.
+	// otlp_grpc/backend.
+	Exporter component.ID `mapstructure:"exporter"`
+	// MetricsEndpoint is host:port of this collector's own Prometheus
+	// self-telemetry, where otelcol_exporter_queue_size and
+	// otelcol_exporter_queue_capacity are read.
+	MetricsEndpoint string `mapstructure:"metrics_endpoint"`
+	// HighWater is the share of the queue's capacity (0 < x < 1) at and
+	// above which new data is refused. The rest must hold what the
+	// processors after this one still hand to the exporter once refusing
+	// starts: tail_sampling's decision_wait and batch's timeout of traffic,
+	// plus poll_interval of it.
+	HighWater float64 `mapstructure:"high_water"`
+	// PollInterval is how often the queue is read.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
 }
 
 // DrainConfig says whose queue to wait for and how long.
@@ -64,6 +91,20 @@ func (c *Config) Validate() error {
 	}
 	if c.GzipLevel < 0 || c.GzipLevel > gzip.BestCompression {
 		errs = append(errs, fmt.Errorf("gzip_level: %d is not a gzip level: 1 (fastest) to 9 (smallest), or 0 for gRPC's default", c.GzipLevel))
+	}
+	if a := c.Admission.Get(); a != nil {
+		if a.Exporter.String() == "" || a.Exporter.Type().String() == "" {
+			errs = append(errs, errors.New("admission::exporter: required, the exporter whose queue to watch (e.g. otlp_grpc/backend)"))
+		}
+		if _, _, err := net.SplitHostPort(a.MetricsEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("admission::metrics_endpoint: %q is not host:port of the collector's Prometheus self-telemetry: %w", a.MetricsEndpoint, err))
+		}
+		if !(a.HighWater > 0 && a.HighWater < 1) {
+			errs = append(errs, fmt.Errorf("admission::high_water: %v must be a share of the queue's capacity, above 0 and below 1 (e.g. 0.8)", a.HighWater))
+		}
+		if a.PollInterval <= 0 {
+			errs = append(errs, fmt.Errorf("admission::poll_interval: %s must be positive", a.PollInterval))
+		}
 	}
 	if d := c.Drain.Get(); d != nil {
 		if d.Exporter.String() == "" || d.Exporter.Type().String() == "" {

@@ -50,3 +50,20 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		assert.Contains(t, err.Error(), field)
 	}
 }
+
+func TestAdmissionConfig(t *testing.T) {
+	cfg := loadConfig(t, "admit")
+	require.NoError(t, confmap.Validate(cfg))
+	a := cfg.Admission.Get()
+	require.NotNil(t, a)
+	assert.Equal(t, "otlp_grpc/backend", a.Exporter.String())
+	assert.Equal(t, defaultHighWater, a.HighWater, "high_water keeps its default")
+	assert.Equal(t, defaultAdmissionPollInterval, a.PollInterval)
+	assert.Nil(t, loadConfig(t, "gateway").Admission.Get(), "off unless set")
+
+	err := confmap.Validate(loadConfig(t, "badadmit"))
+	require.Error(t, err)
+	for _, field := range []string{"admission::exporter: required", `admission::metrics_endpoint: "nowhere"`, "admission::high_water: 1.5 must be a share", "admission::poll_interval: 0s"} {
+		assert.Contains(t, err.Error(), field)
+	}
+}

@@ -20,6 +20,9 @@ import (
 const (
 	defaultDrainTimeout = 20 * time.Second
 	defaultPollInterval = 250 * time.Millisecond
+
+	defaultHighWater             = 0.8
+	defaultAdmissionPollInterval = time.Second
 )
 
 // NewFactory returns the factory of the exportguard processor.
@@ -35,7 +38,8 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Drain: configoptional.Default(DrainConfig{Timeout: defaultDrainTimeout, PollInterval: defaultPollInterval}),
+		Drain:     configoptional.Default(DrainConfig{Timeout: defaultDrainTimeout, PollInterval: defaultPollInterval}),
+		Admission: configoptional.Default(AdmissionConfig{HighWater: defaultHighWater, PollInterval: defaultAdmissionPollInterval}),
 	}
 }
 
@@ -56,7 +60,9 @@ func createMetrics(ctx context.Context, set processor.Settings, cfg component.Co
 		return nil, err
 	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next,
-		func(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) { return md, nil },
+		func(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+			return md, g.admit(ctx, md.DataPointCount())
+		},
 		processorhelper.WithStart(g.start),
 		processorhelper.WithShutdown(g.shutdown),
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
@@ -68,7 +74,9 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 		return nil, err
 	}
 	return processorhelper.NewLogs(ctx, set, cfg, next,
-		func(_ context.Context, ld plog.Logs) (plog.Logs, error) { return ld, nil },
+		func(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+			return ld, g.admit(ctx, ld.LogRecordCount())
+		},
 		processorhelper.WithStart(g.start),
 		processorhelper.WithShutdown(g.shutdown),
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))

@@ -18,12 +18,13 @@ import (
 // guard is one exportguard instance (one per pipeline). It holds no lock:
 // processTraces works on the request it is given, and shutdown runs once.
 type guard struct {
-	cfg     *Config
-	logger  *zap.Logger
-	signal  pipeline.Signal
-	tel     *metadata.TelemetryBuilder
-	drainer *drainer // nil without drain
-	sizer   ptrace.ProtoMarshaler
+	cfg      *Config
+	logger   *zap.Logger
+	signal   pipeline.Signal
+	tel      *metadata.TelemetryBuilder
+	drainer  *drainer  // nil without drain
+	admitter *admitter // nil without admission
+	sizer    ptrace.ProtoMarshaler
 }
 
 func newGuard(set processor.Settings, cfg *Config, signal pipeline.Signal) (*guard, error) {
@@ -38,6 +39,9 @@ func newGuard(set processor.Settings, cfg *Config, signal pipeline.Signal) (*gua
 	if d := cfg.Drain.Get(); d != nil {
 		g.drainer = newDrainer(set.ID, *d, signal, set.Logger)
 	}
+	if a := cfg.Admission.Get(); a != nil {
+		g.admitter = newAdmitter(*a, signal, set.Logger)
+	}
 	return g, nil
 }
 
@@ -46,7 +50,20 @@ var tooLarge = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason
 // processTraces drops every span whose request alone is larger than
 // max_span_bytes, and keeps all the others. The common case, a request
 // within the limit as a whole, costs one size computation.
+// admit refuses items (a retryable error) while the watched queue is above
+// its high-water mark, and counts them.
+func (g *guard) admit(ctx context.Context, items int) error {
+	if g.admitter == nil || !g.admitter.over.Load() {
+		return nil
+	}
+	g.tel.ProcessorExportguardItemsRefused.Add(ctx, int64(items))
+	return g.admitter.refusal()
+}
+
 func (g *guard) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	if err := g.admit(ctx, td.SpanCount()); err != nil {
+		return td, err
+	}
 	limit := int(g.cfg.MaxSpanBytes)
 	if limit <= 0 || g.sizer.TracesSize(td) <= limit {
 		return td, nil
@@ -110,10 +127,16 @@ func (g *guard) start(context.Context, component.Host) error {
 	if g.drainer != nil {
 		forgetStopDeadline(g.drainer.id)
 	}
+	if g.admitter != nil {
+		g.admitter.start()
+	}
 	return nil
 }
 
 func (g *guard) shutdown(ctx context.Context) error {
+	if g.admitter != nil {
+		g.admitter.shutdown()
+	}
 	if g.drainer != nil {
 		elapsed := g.drainer.wait(ctx)
 		g.tel.ProcessorExportguardDrainDuration.Record(context.Background(), elapsed.Seconds())

@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                                sync.Mutex
 	registrations                     []metric.Registration
 	ProcessorExportguardDrainDuration metric.Float64Histogram
+	ProcessorExportguardItemsRefused  metric.Int64Counter
 	ProcessorExportguardSpansDropped  metric.Int64Counter
 }
 
@@ -64,6 +65,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("How long the stop waited for the export queue to empty (or for the drain timeout). [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorExportguardItemsRefused, err = builder.meter.Int64Counter(
+		"otelcol_processor_exportguard_items_refused",
+		metric.WithDescription("Items (spans, metric data points, log records) refused to the sender with a retryable error because the exporter's queue was above admission::high_water of its capacity. [Development]"),
+		metric.WithUnit("{item}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorExportguardSpansDropped, err = builder.meter.Int64Counter(

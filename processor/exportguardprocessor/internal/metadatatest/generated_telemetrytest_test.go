@@ -20,9 +20,13 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ProcessorExportguardDrainDuration.Record(context.Background(), 1)
+	tb.ProcessorExportguardItemsRefused.Add(context.Background(), 1)
 	tb.ProcessorExportguardSpansDropped.Add(context.Background(), 1)
 	AssertEqualProcessorExportguardDrainDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorExportguardItemsRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorExportguardSpansDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
