@@ -94,7 +94,7 @@ test: $(BIN) $(LOADGEN) test-image monitoring-test verify-reproducible lint-work
 	OTELCOL_TIERED_BIN=$(BIN) OTELCOL_TIERED_LOADGEN=$(LOADGEN) OTELCOL_TIERED_IMAGE=$$(cat $(BUILD_DIR)/image.id 2>/dev/null || echo $(IMAGE):$(VERSION)) \
 	OTELCOL_TIERED_AGENT_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-agent-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-agent:$(VERSION)) \
 	OTELCOL_TIERED_GATEWAY_IMAGE=$$(cat $(IMAGES_DIR)/$(IMAGE)-gateway-linux-$(NATIVE_ARCH).id 2>/dev/null || echo $(IMAGE)-gateway:$(VERSION)) \
-	OTELCOL_TIERED_READYDNS_IMAGE=$$(cat $(READYDNS_ID) 2>/dev/null || echo $(IMAGE)-readydns:$(VERSION)) \
+	READYDNS_IMAGE=$$(cat $(READYDNS_ID) 2>/dev/null || echo $(IMAGE)-readydns:$(VERSION)) \
 	OTELCOL_TIERED_SIDECAR_BIN=$(DIST_OUT)/otelcol-tiered-sidecar-linux-$(NATIVE_ARCH) \
 	    $(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
@@ -166,7 +166,7 @@ COMPOSE_SINK    ?= $(BUILD_DIR)/compose-sink
 # STICKYCHECK_PEER_TOKEN to use your own.
 PEER_TOKEN_FILE := $(BUILD_DIR)/peer-token
 COMPOSE_CMD      = OTELCOL_TIERED_IMAGE=$(IMAGE):$(VERSION) OTELCOL_TIERED_AGENT_IMAGE=$(IMAGE)-agent:$(VERSION) \
-    OTELCOL_TIERED_GATEWAY_IMAGE=$(IMAGE)-gateway:$(VERSION) OTELCOL_TIERED_READYDNS_IMAGE=$(IMAGE)-readydns:$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
+    OTELCOL_TIERED_GATEWAY_IMAGE=$(IMAGE)-gateway:$(VERSION) READYDNS_IMAGE=$(IMAGE)-readydns:$(VERSION) SINK_DIR=$(COMPOSE_SINK) \
     STICKYCHECK_PEER_TOKEN=$${STICKYCHECK_PEER_TOKEN:-$$(cat $(PEER_TOKEN_FILE))} $(COMPOSE) -p $(COMPOSE_PROJECT) -f deploy/compose/docker-compose.yaml
 
 $(PEER_TOKEN_FILE):
