@@ -218,8 +218,9 @@ compose-logs-loadgen: $(PEER_TOKEN_FILE)
 
 # The compose twin of the headless Service's DNS (cmd/readydns): the agents
 # and the gateways resolve gateway.ready through it, which lists the ready
-# gateways only. Its image ID is in $(IMAGES_DIR)/readydns.id for the tests.
-READYDNS_ID := $(IMAGES_DIR)/$(IMAGE)-readydns.id
+# gateways only. Its image ID is in $(BUILD_DIR)/readydns.id for the tests (not
+# under $(IMAGES_DIR): those are the distribution's images).
+READYDNS_ID := $(BUILD_DIR)/readydns.id
 $(READYDNS_ID): go.mod go.sum deploy/docker/readydns.Dockerfile $(shell find cmd/readydns internal/readydns -name '*.go' -not -name '*_test.go')
 	rm -rf $(BUILD_DIR)/image-readydns && mkdir -p $(BUILD_DIR)/image-readydns $(IMAGES_DIR)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BUILD_DIR)/image-readydns/readydns ./cmd/readydns

@@ -209,7 +209,9 @@ func waitQueued(t *testing.T, gw localtopo.Member, timeout time.Duration) float6
 // disk; exportguard's drain holds the stop until the queue is empty.
 func TestGatewayStopDeliversItsDiskQueue(t *testing.T) {
 	const traces, spans = 2000, 5
-	topo, sink := gatewayAndSink(t, "127.0.152", map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s"})
+	// No stickycheck drain (its 5 s would let the exporter empty the queue
+	// before exportguard's turn): this test is about the queue's drain.
+	topo, sink := gatewayAndSink(t, "127.0.152", map[string]string{"SAMPLING_PERCENTAGE": "100", "DECISION_WAIT": "1s", "STICKYCHECK_DRAIN": "0s"})
 	gw := startMember(t, topo.Gateways[0])
 	sink.Stop()
 
