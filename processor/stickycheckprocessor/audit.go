@@ -313,7 +313,7 @@ func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner
 		// them once, for hold: by then it sees itself, and they are routed
 		// as a joining replica's (released spans are not held again, so a
 		// self that is never a member costs one hold, not a loop).
-		return !b.released && fwd(b, p, holdHere)
+		return !b.released && hold(b, p)
 	}
 	e := sh.Find(&p.id, p.hash)
 	if e != nil && e.Flags&tally.Local != 0 {
@@ -337,7 +337,7 @@ func (a *audit) route(b *batch, sh *table.Shard, p *pendingTrace, v *view, owner
 	// Its owner before the change is another member, still in the ring or
 	// just gone (it may be draining): hold until that member's handoff can
 	// have come; then the spans are routed again (released).
-	return fwd(b, p, holdHere)
+	return hold(b, p)
 }
 
 // fwdTo notes in the batch that trace p's spans go to dest, for reason.
@@ -346,8 +346,8 @@ func fwdTo(b *batch, p *pendingTrace, dest string, reason fwdReason) bool {
 	return true
 }
 
-// fwd notes that trace p's spans are held (dest holdHere).
-func fwd(b *batch, p *pendingTrace, dest string) bool { return fwdTo(b, p, dest, 0) }
+// hold notes in the batch that trace p's spans are held (dest holdHere).
+func hold(b *batch, p *pendingTrace) bool { return fwdTo(b, p, holdHere, 0) }
 
 // finish records what is pending and counts the batch's splits and
 // evictions.

@@ -28,8 +28,9 @@ type fwdOut struct {
 // into one Traces per destination, each under copies of its resource and
 // scope, and queues them; a destination the queue has no room for keeps its
 // spans here (outcome queue_full). The destination holdHere is the hold
-// buffer: those spans wait there until their view's hold is over. It runs only when something is
-// forwarded: in steady state it is never called, and allocates nothing.
+// buffer: those spans wait there until their view's hold is over. It runs
+// only when something is forwarded: in steady state it is never called, and
+// allocates nothing.
 func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 	dest := make(map[[16]byte]fwdTrace, len(b.fwd))
 	for _, f := range b.fwd {
@@ -116,10 +117,7 @@ func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 			if b.v.self < 0 {
 				due = b.now.Add(p.cfg.Forward.Hold)
 			}
-			if o.full || !p.hold.add(o.td, due) {
-				if !o.full {
-					p.hold.held.Add(-int64(o.spans)) // stopped (shutdown)
-				}
+			if o.full || !p.hold.add(o.td, o.spans, due) {
 				if err := p.processHere(ctx, o.td); err != nil {
 					p.logger.Debug("stickycheck: spans not held were refused downstream", zap.Error(err))
 				}

@@ -76,13 +76,15 @@ func (h *holdBuffer) reserve(n int) bool {
 	}
 }
 
-// add holds td (whose room is reserved) until due; false, td not taken,
-// once the buffer has stopped.
-func (h *holdBuffer) add(td ptrace.Traces, due time.Time) bool {
-	b := heldBatch{td: td, spans: td.SpanCount(), since: h.now(), due: due}
+// add holds td, spans spans whose room is reserved, until due; once the
+// buffer has stopped it gives the room back and returns false, td not
+// taken.
+func (h *holdBuffer) add(td ptrace.Traces, spans int, due time.Time) bool {
+	b := heldBatch{td: td, spans: spans, since: h.now(), due: due}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
+		h.held.Add(-int64(spans))
 		return false
 	}
 	h.batches = append(h.batches, b)

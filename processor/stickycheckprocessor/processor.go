@@ -148,7 +148,7 @@ func (p *stickyCheck) setMembers(members []string) {
 		// takes that ring as the one before (forward::hold), so spans of a
 		// trace its previous owner holds go there; misroutes are not blamed
 		// on a change (first stays true: a tier starting has no change).
-		v.prev = newView(ring.New(p.gen, slices.Delete(slices.Clone(r.Members()), v.self, v.self+1)), p.self, time.Time{}, p.cfg.Grace)
+		v.prev = newView(p.ringWithoutSelf(v), p.self, time.Time{}, p.cfg.Grace)
 		v.prev.gen = old.gen
 	}
 	p.view.Store(v)
@@ -185,6 +185,12 @@ func (p *stickyCheck) warnNotMember(gen uint64, fields []zap.Field) {
 		"check that self is written exactly as the agents' resolver names this replica", p.self), fields...)
 }
 
+// ringWithoutSelf is v's ring without this replica (a member of it): the
+// ring before it joined, or after it leaves.
+func (p *stickyCheck) ringWithoutSelf(v *view) *ring.Ring {
+	return ring.New(p.gen, slices.Delete(slices.Clone(v.ring.Members()), v.self, v.self+1))
+}
+
 // leave installs the view of the ring without this replica and ignores the
 // member lists that may still come; it returns the view before and the new
 // one, or nil when this replica is not a member (it owns nothing).
@@ -197,8 +203,7 @@ func (p *stickyCheck) leave() (old, next *view) {
 	if cur.self < 0 {
 		return nil, nil
 	}
-	members := slices.Delete(slices.Clone(cur.ring.Members()), cur.self, cur.self+1)
-	next = newView(ring.New(p.gen, members), "", p.now(), p.cfg.Grace)
+	next = newView(p.ringWithoutSelf(&cur), "", p.now(), p.cfg.Grace)
 	next.gen, next.prev = cur.gen+1, &cur
 	p.view.Store(next)
 	return &cur, next
