@@ -103,36 +103,30 @@ func steadyState(t *testing.T, s *stack) {
 	t.Logf("%d traces of %d spans whole in the sink; misrouted 0, traces_split %v", traces, spansPerTrace, after["split_ring_change"]+after["split_misrouted"])
 }
 
-// sample is the gateways' counters at one moment.
-type sample struct {
-	at   time.Time
-	vals map[string]float64
-}
-
-// sampler scrapes the gateways every 500 ms until stopped.
-func sampler(s *stack, series map[string]seriesKey) (stop func() []sample) {
-	done, out := make(chan struct{}), make(chan []sample)
+// keepScraping scrapes the gateways every 500 ms until stopped, so that a
+// replica a scale-in removes keeps the counters it had last (the stack
+// remembers every gateway's last scrape, see gatewayCounters).
+func keepScraping(s *stack, series map[string]seriesKey) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
-		var samples []sample
+		defer close(stopped)
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			samples = append(samples, sample{time.Now(), s.gatewayCounters(series)})
+			s.gatewayCounters(series)
 			select {
 			case <-done:
-				out <- samples
 				return
 			case <-tick.C:
 			}
 		}
 	}()
-	return func() []sample {
+	return func() {
 		close(done)
 		select {
-		case samples := <-out:
-			return samples
+		case <-stopped:
 		case <-time.After(time.Minute):
-			panic("the gateways' sampler did not stop within a minute")
+			panic("the gateways' scraper did not stop within a minute")
 		}
 	}
 }

@@ -49,12 +49,12 @@ func scaleEvents(t *testing.T, s *stack, cycles int) {
 		"forwarded": forwardedSpans, "forward_bytes": forwardedBytes, "held": heldSpans,
 		"drain_received": drainReceived, "drain_kept": drainKept, "forward_failed": forwardFailed,
 		"split_ring_change": splitRingChange, "split_misrouted": splitMisrouted,
-		"ring_change": misroutedRingChange, "not_owner": misroutedNotOwner, "self_not_member": misroutedNotMember,
+		"ring_change": misroutedRingChange, "not_owner": misroutedNotOwner,
 	}
 	before := s.gatewayCounters(counters)
 	// Scraped every 500 ms: a replica removed by a scale-in keeps the values
 	// it had last, its drain's included.
-	stopSampler := sampler(s, counters)
+	stopScraping := keepScraping(s, counters)
 	// 100 traces/s, each trace's halves 1 s apart.
 	l := startLoad(t, s.agentOTLP(), 72, 10, 100*time.Millisecond, 10, 60000)
 	t0 := time.Now()
@@ -88,7 +88,7 @@ func scaleEvents(t *testing.T, s *stack, cycles int) {
 	// Past the agents' interval and the grace of the last change.
 	time.Sleep(resolverInterval + grace)
 	l.stop()
-	stopSampler()
+	stopScraping()
 	retries, refused := l.stats()
 	sent := l.sent()
 	rep := waitSink(t, s.sinkFile, sent, 15*time.Second, 2*time.Minute)
