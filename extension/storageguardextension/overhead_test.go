@@ -31,9 +31,6 @@ import (
 // persistent-queue-exceeds-volume sizes a volume with. Measured: 1.20 after
 // the first fill, 1.53-1.67 after refills (it stops growing after ~5).
 func TestQueueFileStaysWithinTheVolumeFactor(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fills a 32 MiB queue several times")
-	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	fsFactory := filestorage.NewFactory()
