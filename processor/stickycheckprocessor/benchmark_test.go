@@ -249,5 +249,5 @@ func BenchmarkHotPath64BitIDs(b *testing.B) {
 	spans := float64(batches[0].SpanCount())
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spans, "ns/span")
 	b.ReportMetric(testing.AllocsPerRun(10, func() { _, _ = sc.processTraces(ctx, batches[0]) })/spans, "allocs/span")
-	require.Zero(b, sc.fwd.queued.Load(), "steady state forwards nothing")
+	require.Zero(b, sc.fwd.queued.used.Load(), "steady state forwards nothing")
 }

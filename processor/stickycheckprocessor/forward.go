@@ -126,7 +126,7 @@ func (p *stickyCheck) forward(ctx context.Context, td ptrace.Traces, b *batch) {
 		}
 		if !p.fwd.enqueue(member, o.td, o.counts) {
 			// The forwarder stopped (shutdown): processed here.
-			p.fwd.queued.Add(-int64(o.spans))
+			p.fwd.queued.release(o.spans)
 			for r, n := range o.counts {
 				p.metrics.forwarded(ctx, fwdReason(r), fwdFailed, n)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -50,17 +49,16 @@ const fwdSpansPerMessage = 4096
 // it to append (enqueue), the senders to take a batch. Nothing is sent,
 // processed or logged under it.
 type forwarder struct {
-	selfID   uint64
-	http     *http.Client
-	scheme   string
-	port     int
-	capacity int64
-	metrics  *metrics
-	logger   *zap.Logger
+	selfID  uint64
+	http    *http.Client
+	scheme  string
+	port    int
+	metrics *metrics
+	logger  *zap.Logger
 	// local processes spans here, as if they had never been forwarded.
 	local func(context.Context, ptrace.Traces) error
 
-	queued atomic.Int64 // spans waiting or in flight
+	queued room // spans waiting or in flight (forward::queue_size)
 
 	mu      sync.Mutex
 	peers   map[string]*fwdPeer
@@ -76,17 +74,7 @@ type fwdPeer struct {
 }
 
 // reserve takes room for n spans; false when the queue is full.
-func (f *forwarder) reserve(n int) bool {
-	for {
-		q := f.queued.Load()
-		if q+int64(n) > f.capacity {
-			return false
-		}
-		if f.queued.CompareAndSwap(q, q+int64(n)) {
-			return true
-		}
-	}
-}
+func (f *forwarder) reserve(n int) bool { return f.queued.reserve(n) }
 
 // enqueue hands td (whose spans' room is reserved, counts by reason) to the
 // sender of member. It returns false, and td is not taken, when the
@@ -136,7 +124,7 @@ func (f *forwarder) sendLoop(member string, p *fwdPeer) {
 
 		spans := td.SpanCount()
 		outcome, detail := f.send(url, td, &buf)
-		f.queued.Add(-int64(spans))
+		f.queued.release(spans)
 		for r, n := range counts {
 			f.metrics.forwarded(context.Background(), fwdReason(r), outcome, n)
 		}

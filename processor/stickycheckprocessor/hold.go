@@ -3,7 +3,6 @@ package stickycheckprocessor // import "github.com/otelcol-tiered/otelcol-tiered
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -31,13 +30,12 @@ var holdOutcomeNames = [numHoldOutcomes]string{"released", "full"}
 // append (add), the release loop to take what is due. Nothing is processed
 // or logged under it.
 type holdBuffer struct {
-	capacity int64
-	metrics  *metrics
+	metrics *metrics
 	// release routes spans again, once their hold is over.
 	release func(context.Context, ptrace.Traces)
 	now     func() time.Time
 
-	held atomic.Int64 // spans held
+	held room // spans held (forward::queue_size)
 
 	mu      sync.Mutex
 	batches []heldBatch // in arrival order; the loop releases every one that is due
@@ -55,7 +53,7 @@ type heldBatch struct {
 
 func newHoldBuffer(capacity int, m *metrics, now func() time.Time, release func(context.Context, ptrace.Traces)) *holdBuffer {
 	h := &holdBuffer{
-		capacity: int64(capacity), metrics: m, now: now, release: release,
+		held: newRoom(capacity), metrics: m, now: now, release: release,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go h.loop()
@@ -64,17 +62,7 @@ func newHoldBuffer(capacity int, m *metrics, now func() time.Time, release func(
 
 // reserve takes room for n spans; false when the buffer is full (the
 // caller processes them at once and counts them, outcome full).
-func (h *holdBuffer) reserve(n int) bool {
-	for {
-		q := h.held.Load()
-		if q+int64(n) > h.capacity {
-			return false
-		}
-		if h.held.CompareAndSwap(q, q+int64(n)) {
-			return true
-		}
-	}
-}
+func (h *holdBuffer) reserve(n int) bool { return h.held.reserve(n) }
 
 // add holds td, spans spans whose room is reserved, until due; once the
 // buffer has stopped it gives the room back and returns false, td not
@@ -84,7 +72,7 @@ func (h *holdBuffer) add(td ptrace.Traces, spans int, due time.Time) bool {
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
-		h.held.Add(-int64(spans))
+		h.held.release(spans)
 		return false
 	}
 	h.batches = append(h.batches, b)
@@ -140,7 +128,7 @@ func (h *holdBuffer) loop() {
 func (h *holdBuffer) releaseAll(due []heldBatch) {
 	ctx := context.Background()
 	for _, b := range due {
-		h.held.Add(-int64(b.spans))
+		h.held.release(b.spans)
 		h.metrics.held(ctx, holdReleased, b.spans, h.now().Sub(b.since))
 		h.release(ctx, b.td)
 	}

@@ -102,7 +102,7 @@ func (p *stickyCheck) start(ctx context.Context, host component.Host) error {
 		pc := &p.cfg.Audit.Get().Peer
 		p.fwd = &forwarder{
 			selfID: p.audit.selfID, http: p.audit.client.http, scheme: pc.peerScheme(), port: pc.Port,
-			capacity: int64(p.cfg.Forward.QueueSize), metrics: p.metrics, logger: p.logger,
+			queued: newRoom(p.cfg.Forward.QueueSize), metrics: p.metrics, logger: p.logger,
 			local: p.processHere, peers: map[string]*fwdPeer{},
 		}
 		p.hold = newHoldBuffer(p.cfg.Forward.QueueSize, p.metrics, p.now, p.releaseHeld)
