@@ -117,6 +117,24 @@ type run struct {
 	delivered         int
 }
 
+// guardIfAsked starts, when guarded, a storageguard in front of fsID among
+// exts; it returns the storage the queue is to use and the guard (nil
+// unguarded).
+func guardIfAsked(t *testing.T, tel *componenttest.Telemetry, exts map[component.ID]component.Component, fsID component.ID, guarded bool) (component.ID, extension.Extension) {
+	t.Helper()
+	if !guarded {
+		return fsID, nil
+	}
+	set := extensiontest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	g, err := NewFactory().Create(context.Background(), set, &Config{Storage: fsID, LogInterval: time.Second})
+	require.NoError(t, err)
+	id := component.MustNewID("storageguard")
+	exts[id] = g
+	require.NoError(t, g.Start(context.Background(), host{exts}))
+	return id, g
+}
+
 // fillFullStorage runs the shipped queue shape (persistent, bytes sizer,
 // byte-bounded batches, retry until the backend answers) over a real
 // file_storage whose file may not grow past maxSize, the backend down while
@@ -141,17 +159,7 @@ func fillFullStorage(t *testing.T, guarded bool, tel *componenttest.Telemetry) r
 	require.NoError(t, err)
 	require.NoError(t, fs.Start(ctx, componenttest.NewNopHost()))
 	exts := map[component.ID]component.Component{fsID: fs}
-	storageID := fsID
-	var g extension.Extension
-	if guarded {
-		set := extensiontest.NewNopSettings(metadata.Type)
-		set.TelemetrySettings = tel.NewTelemetrySettings()
-		g, err = NewFactory().Create(ctx, set, &Config{Storage: fsID, LogInterval: time.Second})
-		require.NoError(t, err)
-		storageID = component.MustNewID("storageguard")
-		exts[storageID] = g
-		require.NoError(t, g.Start(ctx, host{exts}))
-	}
+	storageID, g := guardIfAsked(t, tel, exts, fsID, guarded)
 
 	qcfg := exporterhelper.NewDefaultQueueConfig()
 	require.NoError(t, qcfg.Sizer.UnmarshalText([]byte("bytes")))
@@ -303,17 +311,7 @@ func queueOnDiskThatFills(t *testing.T, guarded bool, tel *componenttest.Telemet
 	require.NoError(t, fs.Start(ctx, componenttest.NewNopHost()))
 	full := &atomic.Bool{}
 	exts := map[component.ID]component.Component{fsID: fullDisk{Extension: fs.(storage.Extension), full: full}}
-	storageID := fsID
-	var g extension.Extension
-	if guarded {
-		set := extensiontest.NewNopSettings(metadata.Type)
-		set.TelemetrySettings = tel.NewTelemetrySettings()
-		g, err = NewFactory().Create(ctx, set, &Config{Storage: fsID, LogInterval: time.Second})
-		require.NoError(t, err)
-		storageID = component.MustNewID("storageguard")
-		exts[storageID] = g
-		require.NoError(t, g.Start(ctx, host{exts}))
-	}
+	storageID, g := guardIfAsked(t, tel, exts, fsID, guarded)
 	qcfg := exporterhelper.NewDefaultQueueConfig()
 	qcfg.NumConsumers = 1
 	qcfg.StorageID = &storageID
