@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/otelcol-tiered/otelcol-tiered/internal/loadgen"
@@ -25,7 +28,7 @@ type Lab struct {
 	opts  Options
 	dir   string // raw results of this run
 	sinks []*collector
-	seed  uint64
+	seed  atomic.Uint64
 }
 
 // collector is one running collector process.
@@ -81,6 +84,7 @@ func (l *Lab) env(s Scenario, name, host string) map[string]string {
 		"LISTEN_HOST":         host, // the sidecar's, localhost in its pod
 		"POD_NAME":            name,
 		"GOMAXPROCS":          "1",
+		"GODEBUG":             gcTraceEnv,
 		"BACKEND_ENDPOINT":    l.sinkAddr(0),
 		"GATEWAY_ENDPOINT":    l.sinkAddr(0),
 		"SAMPLING_PERCENTAGE": "100",
@@ -142,6 +146,27 @@ func (c *collector) usage() (Usage, error) { return readUsage(c.proc.Pid()) }
 
 func (c *collector) metrics() (testbed.Metrics, error) { return testbed.Scrape(c.host + ":8888") }
 
+// collectGarbage runs a full GC in the collector, through its pprof
+// extension (a heap profile with gc=1 collects first; Scenario.WithPprof).
+func (c *collector) collectGarbage(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.host+":1777/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: collect garbage: %w", c.proc.Member().Name, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: collect garbage: pprof answered %s", c.proc.Member().Name, resp.Status)
+	}
+	return nil
+}
+
 func (c *collector) stop() {
 	c.proc.Stop()
 	_ = os.RemoveAll(c.scratch)
@@ -160,8 +185,7 @@ func (l *Lab) scratch(name string) string { return filepath.Join(l.dir, name) }
 // nextSeed gives every generator run its own traces: a trace ID seen twice
 // would be taken by tail sampling as late spans of a known trace.
 func (l *Lab) nextSeed() uint64 {
-	l.seed++
-	return l.seed
+	return l.seed.Add(1)
 }
 
 // generated is one run of bin/loadgen.

@@ -39,10 +39,12 @@ type Options struct {
 	Step  float64
 	// FixedRate in spans/s, common to every configuration.
 	FixedRate float64
-	// Reps of the alternating ratios, each window RatioRate × RatioDuration
-	// spans. A window must hold several GC cycles of the gateway (GOGC 400
-	// runs about one per 200,000 spans here), or where the cycles fall moves
-	// its CPU by more than the ratios are to resolve.
+	// Reps of the ratios, each window RatioRate × RatioDuration spans to
+	// each of the pair's collectors at once (both share the collector CPU:
+	// twice RatioRate must stay well inside one core). A window must hold
+	// several GC cycles of the gateway (GOGC 400 runs about one per 200,000
+	// spans here), or one cycle more or less moves its CPU by more than the
+	// ratios are to resolve.
 	Reps          int
 	RatioRate     float64
 	RatioDuration time.Duration
@@ -83,7 +85,7 @@ func DefaultOptions() Options {
 		Duration: 30 * time.Second, Warmup: 5 * time.Second, Probe: 10 * time.Second,
 		Tries: 3, Step: 0.9,
 		FixedRate: 20_000,
-		Reps:      5, RatioRate: 25_000, RatioDuration: 24 * time.Second,
+		Reps:      5, RatioRate: 16_000, RatioDuration: 50 * time.Second,
 		MemSteps: 6, MemTraces: 20_000,
 		ProfileSeconds: 20,
 		MicroCount:     6,

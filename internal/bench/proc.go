@@ -15,8 +15,13 @@ const clockTicks = 100
 
 // Usage is what /proc says about a process at one moment.
 type Usage struct {
-	// CPU is user + system time in seconds since the process started.
-	CPU float64
+	// CPU is user + system time in seconds since the process started, User
+	// and Sys its two parts.
+	CPU, User, Sys float64
+	// MinorFaults are the page faults served without I/O so far: a heap
+	// that grows again after the runtime gave memory back pays them (in
+	// Sys).
+	MinorFaults int64
 	// RSS is the resident set now; HWM its peak, in bytes.
 	RSS, HWM int64
 }
@@ -27,7 +32,7 @@ func readUsage(pid int) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	cpu, err := parseStatCPU(stat)
+	u, err := parseStat(stat)
 	if err != nil {
 		return Usage{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
@@ -35,29 +40,33 @@ func readUsage(pid int) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
-	u := Usage{CPU: cpu}
 	u.RSS, u.HWM = parseStatusKB(status, "VmRSS"), parseStatusKB(status, "VmHWM")
 	return u, nil
 }
 
-// parseStatCPU returns utime + stime (fields 14 and 15) in seconds. The
-// command name (field 2) is in parentheses and may hold spaces.
-func parseStatCPU(stat []byte) (float64, error) {
+// parseStat returns minflt (field 10), utime and stime (fields 14 and 15,
+// in seconds). The command name (field 2) is in parentheses and may hold
+// spaces.
+func parseStat(stat []byte) (Usage, error) {
 	end := bytes.LastIndexByte(stat, ')')
 	if end < 0 {
-		return 0, fmt.Errorf("no command name in %q", stat)
+		return Usage{}, fmt.Errorf("no command name in %q", stat)
 	}
 	fields := strings.Fields(string(stat[end+1:]))
-	// fields[0] is field 3 (state): utime is field 14, stime field 15.
+	// fields[0] is field 3 (state).
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("only %d fields after the command name", len(fields))
+		return Usage{}, fmt.Errorf("only %d fields after the command name", len(fields))
 	}
+	minflt, err0 := strconv.ParseInt(fields[7], 10, 64)
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("utime %q, stime %q: not numbers", fields[11], fields[12])
+	if err0 != nil || err1 != nil || err2 != nil {
+		return Usage{}, fmt.Errorf("minflt %q, utime %q, stime %q: not numbers", fields[7], fields[11], fields[12])
 	}
-	return float64(utime+stime) / clockTicks, nil
+	return Usage{
+		CPU: float64(utime+stime) / clockTicks, User: float64(utime) / clockTicks, Sys: float64(stime) / clockTicks,
+		MinorFaults: minflt,
+	}, nil
 }
 
 // parseStatusKB returns a "Name:   123 kB" line of /proc/<pid>/status in bytes.

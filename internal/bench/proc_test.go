@@ -9,12 +9,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseStatCPUWithSpacesAndParensInTheName(t *testing.T) {
+func TestParseStatWithSpacesAndParensInTheName(t *testing.T) {
 	stat := []byte("4242 (otel col (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 1234 567 0 0 20 0 9 0 100 2000000 3000 18446744073709551615\n")
-	cpu, err := parseStatCPU(stat)
+	u, err := parseStat(stat)
 	require.NoError(t, err)
-	assert.InDelta(t, 18.01, cpu, 1e-9)
-	_, err = parseStatCPU([]byte("garbage"))
+	assert.InDelta(t, 18.01, u.CPU, 1e-9)
+	assert.InDelta(t, 12.34, u.User, 1e-9)
+	assert.InDelta(t, 5.67, u.Sys, 1e-9)
+	assert.EqualValues(t, 1000, u.MinorFaults)
+	_, err = parseStat([]byte("garbage"))
 	assert.Error(t, err)
 }
 
@@ -49,4 +52,13 @@ func TestMedianAndFit(t *testing.T) {
 	assert.InDelta(t, 2, icpt, 1e-9)
 	assert.Zero(t, ratio(1, 0))
 	assert.Zero(t, finite(math.Inf(1)))
+}
+
+func TestLastGCCycleReadsTheGCTraceLines(t *testing.T) {
+	log := []byte("2026-12-02T08:00:00Z\tinfo\tstarted\n" +
+		"gc 1 @0.012s 2%: 0.010+1.2+0.003 ms clock, 0.010+0/0.4/1.1+0.003 ms cpu, 4->4->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 1 P\n" +
+		"gc 12 @41.9s 3%: 0.02+220+0.01 ms clock, 0.02+0/110/220+0.01 ms cpu, 1500->1530->310 MB, 1520 MB goal, 0 MB stacks, 0 MB globals, 1 P\n" +
+		"gc logger line that is not a cycle\n")
+	assert.Equal(t, 12, lastGCCycle(log))
+	assert.Zero(t, lastGCCycle([]byte("no cycles yet\n")))
 }

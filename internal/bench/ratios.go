@@ -2,10 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Kinds of ratio. A cost ratio is CPU per span over the baseline's (at most
@@ -171,9 +174,17 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 	return res, nil
 }
 
-// measurePair starts the pair's two collectors, warms each with one window
-// that is not counted (maps, the queue's file and the heap reach their
-// size), and takes Reps repetitions in alternating order.
+// measurePair starts the pair's two collectors side by side on the
+// collector CPU, warms each with one window that is not counted (maps, the
+// queue's file and the heap reach their size), and takes Reps repetitions.
+// Each repetition loads both at once, each from its own generator at the
+// ratio rate, so that both windows see the same machine: alternating
+// windows (A then B) saw this machine's speed move by up to 50 % within a
+// minute, which no number of repetitions averages away. Each window starts
+// right after a full GC of its collector (the pprof extension's
+// heap?gc=1), so that it holds its GC cycles at the same points of the
+// same work, whatever the window before left on the heap. The generators
+// start in alternating order (A B, B A, …).
 func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio, error) {
 	p := run.Pair
 	r := Ratio{Pair: p}
@@ -186,33 +197,30 @@ func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio
 		}
 	}()
 	for i, s := range run.scenarios {
-		c, err := l.start(ctx, s, fmt.Sprintf("ratio-%s-%d", p.Name, i), l.host(10+i), l.opts.CollectorCPU, nil)
+		c, err := l.start(ctx, s.withGCTrigger(), fmt.Sprintf("ratio-%s-%d", p.Name, i), l.host(10+i), l.opts.CollectorCPU, ratioEnv)
 		if err != nil {
 			return r, err
 		}
 		both[i] = c
 	}
-	for _, c := range both {
-		if _, err := l.spansWindow(ctx, c, l.opts.RatioRate, spans); err != nil {
-			return r, err
-		}
+	rate := l.opts.RatioRate
+	if _, err := l.sideBySide(ctx, both, [2]int{0, 1}, rate, spans); err != nil {
+		return r, fmt.Errorf("warm-up: %w", err)
 	}
 	for rep := range l.opts.Reps {
-		order := []int{0, 1}
+		order := [2]int{0, 1}
 		if rep%2 == 1 {
-			order = []int{1, 0}
+			order = [2]int{1, 0}
 		}
-		var w [2]Window
-		for _, i := range order {
-			got, err := l.spansWindow(ctx, both[i], l.opts.RatioRate, spans)
-			if err != nil {
-				return r, err
+		w, err := l.sideBySide(ctx, both, order, rate, spans)
+		if err != nil {
+			return r, fmt.Errorf("rep %d: %w", rep+1, err)
+		}
+		for i, c := range both {
+			if !w[i].OK {
+				return r, fmt.Errorf("%s, rep %d: %s", c.proc.Member().Name, rep+1, w[i].Why)
 			}
-			if !got.OK {
-				return r, fmt.Errorf("%s, rep %d: %s", both[i].proc.Member().Name, rep+1, got.Why)
-			}
-			w[i] = got
-			l.logf("ratio %s rep %d/%d %s (%s): %s", p.Name, rep+1, l.opts.Reps, both[i].proc.Member().Name, both[i].scenario.Name, describe(got))
+			l.logf("ratio %s rep %d/%d %s (%s): %s", p.Name, rep+1, l.opts.Reps, c.proc.Member().Name, c.scenario.Name, describe(w[i]))
 		}
 		r.Windows = append(r.Windows, w[0])
 		r.BaselineWindows = append(r.BaselineWindows, w[1])
@@ -221,6 +229,41 @@ func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio
 	r.summarise()
 	l.logf("ratio %s: median %.3f, spread %.1f %% (%.3f – %.3f)", p.Name, r.Median, 100*r.Spread, r.Min, r.Max)
 	return r, nil
+}
+
+// ratioEnv is the ratio collectors' Go runtime debug setting: GC trace
+// lines (gcTraceEnv) and memory the runtime gives back freed lazily
+// (MADV_FREE, madvdontneed=0) rather than at once. Between windows a
+// collector idles for a minute and the runtime returns its heap to the
+// kernel, which the next window faults in again: 9,000 to 173,000 faults a
+// window, a quarter of some windows' CPU, where a gateway under steady load
+// keeps its heap. With MADV_FREE the pages stay while the machine has
+// memory to spare (it has here), as under steady load.
+var ratioEnv = map[string]string{"GODEBUG": gcTraceEnv + ",madvdontneed=0"}
+
+// sideBySide collects both collectors' garbage, then sends spans spans at
+// rate to each at once (their generators started in order) and measures
+// both windows.
+func (l *Lab) sideBySide(ctx context.Context, both [2]*collector, order [2]int, rate float64, spans int64) ([2]Window, error) {
+	var w [2]Window
+	for _, c := range both {
+		if err := c.collectGarbage(ctx); err != nil {
+			return w, err
+		}
+	}
+	var errs [2]error
+	var wg sync.WaitGroup
+	for _, i := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w[i], errs[i] = l.spansWindow(ctx, both[i], rate, spans)
+		}()
+		// The second generator starts once the first has connected.
+		time.Sleep(100 * time.Millisecond)
+	}
+	wg.Wait()
+	return w, errors.Join(errs[0], errs[1])
 }
 
 func (r *Ratio) summarise() {

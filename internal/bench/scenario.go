@@ -121,6 +121,17 @@ func (s Scenario) WithPprof() Scenario {
 	return s
 }
 
+// withGCTrigger returns the scenario, same name, with the pprof extension
+// enabled: the ratios collect a collector's garbage before each window
+// through it (collector.collectGarbage). An extension nobody calls costs
+// nothing in the window.
+func (s Scenario) withGCTrigger() Scenario {
+	name := s.Name
+	s = s.WithPprof()
+	s.Name = name
+	return s
+}
+
 // ConfigFiles returns the --config files of the scenario, in order: the base,
 // the static overlays and, when there are edits, an overlay generated into
 // dir from the base's lists.

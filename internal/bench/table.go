@@ -241,8 +241,8 @@ func (s *search) next(target float64, w Window) float64 {
 }
 
 func describe(w Window) string {
-	s := fmt.Sprintf("%s spans/s accepted, collector %.2f cores (its CPU %.0f %% busy, %.0f %% by others, %.0f %% stolen), %.1f CPU-s per million spans, RSS %.0f MiB; generator %.1f× the collector's spans per CPU-second, load CPU %.0f %%",
-		fmtRate(w.Rate), w.Cores, 100*w.CPUBusy, 100*w.Others, 100*w.Steal, w.CPUPerMillion, float64(w.RSS)/mib, w.GenOverCollector, 100*w.LoadCores)
+	s := fmt.Sprintf("%s spans/s accepted, collector %.2f cores (its CPU %.0f %% busy, %.0f %% by others, %.0f %% stolen), %.1f CPU-s per million spans (user %.2f s, sys %.2f s, %d GC cycles, %d minor faults), RSS %.0f MiB; generator %.1f× the collector's spans per CPU-second, load CPU %.0f %%",
+		fmtRate(w.Rate), w.Cores, 100*w.CPUBusy, 100*w.Others, 100*w.Steal, w.CPUPerMillion, w.UserCPU, w.SysCPU, w.GCs, w.MinorFaults, float64(w.RSS)/mib, w.GenOverCollector, 100*w.LoadCores)
 	if !w.OK {
 		s += "; NOT sustained: " + w.Why
 	}

@@ -22,6 +22,12 @@ type Window struct {
 	CPU           float64 `json:"cpu_seconds"`
 	Cores         float64 `json:"cores"`
 	CPUPerMillion float64 `json:"cpu_seconds_per_million_spans"`
+	// The CPU's parts, user and system; the minor page faults and the GC
+	// cycles the window held: where windows of one configuration differ.
+	UserCPU     float64 `json:"user_cpu_seconds"`
+	SysCPU      float64 `json:"sys_cpu_seconds"`
+	MinorFaults int64   `json:"minor_faults"`
+	GCs         int     `json:"gc_cycles"`
 	// RSS at the end of the window and the process's peak so far.
 	RSS int64 `json:"rss_bytes"`
 	HWM int64 `json:"rss_peak_bytes"`
@@ -85,6 +91,7 @@ func (l *Lab) measure(ctx context.Context, c *collector, rate float64, d time.Du
 	// the window is then not sustained, and says why.
 	m0, scrapeErr := c.metrics()
 	sink0 := l.sinkCPU()
+	gc0 := gcCycles(c.proc.Member().LogFile)
 	cpu0, _ := readCPU(l.opts.CollectorCPU)
 	g, err := l.generate(ctx, c.endpoint(), rate, d, count)
 	if err != nil {
@@ -108,6 +115,8 @@ func (l *Lab) measure(ctx context.Context, c *collector, rate float64, d time.Du
 	w := Window{
 		Target: rate, Seconds: s.Seconds, Spans: s.Spans.Accepted, Rate: s.Rate,
 		CPU: after.CPU - before.CPU, RSS: after.RSS, HWM: after.HWM,
+		UserCPU: after.User - before.User, SysCPU: after.Sys - before.Sys, MinorFaults: after.MinorFaults - before.MinorFaults,
+		GCs:    gcCycles(c.proc.Member().LogFile) - gc0,
 		GenCPU: g.cpu, SinkCPU: l.sinkCPU() - sink0,
 		Refused: s.Spans.Refused, Failed: s.Spans.Failed, Statuses: s.Statuses,
 	}
