@@ -78,7 +78,7 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	fs.IntVar(&o.Tries, "tries", o.Tries, "tries of the sustained-rate search")
 	fs.Float64Var(&o.Step, "step", o.Step, "each try's target over the last one's")
 	fs.Float64Var(&o.FixedRate, "rate", o.FixedRate, "the common rate, spans/s")
-	fs.IntVar(&o.Reps, "reps", o.Reps, "repetitions of the alternating ratios")
+	fs.IntVar(&o.Reps, "reps", o.Reps, "repetitions of the ratios (each with fresh collectors)")
 	fs.Float64Var(&o.RatioRate, "ratio-rate", o.RatioRate, "the rate of the ratios' windows, spans/s, to each of a pair's two collectors at once")
 	fs.DurationVar(&o.RatioDuration, "ratio-duration", o.RatioDuration, "each window of the ratios holds rate × this many spans")
 	fs.IntVar(&o.MemSteps, "mem-steps", o.MemSteps, "steps of the tail-sampling memory measurement")

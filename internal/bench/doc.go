@@ -1,6 +1,6 @@
 // Package bench measures the built collector, one tier config at a time:
 // the highest rate each sustains on one core, its CPU and memory at a common
-// rate, the cost of our own components as ratios taken in alternation, the
+// rate, the cost of our own components as ratios taken side by side, the
 // memory tail sampling holds per trace, a CPU profile of the gateway at its
 // maximum, and the repository's Go micro-benchmarks. cmd/bench runs it
 // (`make bench`); the results are a Markdown table, an SVG chart and JSON

@@ -21,9 +21,9 @@ const (
 	KindSelf  = "self"
 )
 
-// Pair is one ratio of the alternating measurement: two collectors running
-// side by side, loaded one at a time, the order swapped every repetition
-// (A B, B A, A B, …), each window the same number of spans.
+// Pair is one ratio of the measurement: two collectors running side by
+// side, loaded at once, each window the same number of spans, their places
+// swapped every repetition (measurePair).
 type Pair struct {
 	// Name is the ratio's short name; What says what it measures.
 	Name, What string
@@ -92,7 +92,7 @@ func (r Ratio) Met() bool {
 	}
 }
 
-// Ratios is the alternating measurement.
+// Ratios is the measurement of the pairs.
 type Ratios struct {
 	Rate float64 `json:"rate"`
 	// Spans in every window.
@@ -174,53 +174,31 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 	return res, nil
 }
 
-// measurePair starts the pair's two collectors side by side on the
-// collector CPU, warms each with one window that is not counted (maps, the
-// queue's file and the heap reach their size), and takes Reps repetitions.
-// Each repetition loads both at once, each from its own generator at the
-// ratio rate, so that both windows see the same machine: alternating
-// windows (A then B) saw this machine's speed move by up to 50 % within a
-// minute, which no number of repetitions averages away. Each window starts
-// right after a full GC of its collector (the pprof extension's
-// heap?gc=1), so that it holds its GC cycles at the same points of the
-// same work, whatever the window before left on the heap. The generators
-// start in alternating order (A B, B A, …).
+// measurePair takes Reps repetitions of the pair. Each repetition starts
+// the two collectors afresh side by side on the collector CPU, the
+// configuration and the baseline swapping their places (addresses, start
+// order) every repetition, warms both with a quarter window that is not
+// counted (maps, the queue's file and the heap reach their size), and then
+// loads both at once, each from its own generator at the ratio rate, so
+// that both windows see the same machine. Measured here: windows taken one
+// after the other (A then B) saw this machine's speed move by up to 50 %
+// within a minute, which no number of repetitions averages away; and two
+// instances of one configuration kept for a whole run differed by 5 %
+// throughout, one way or the other from run to run, so every repetition
+// has instances of its own. Each window starts right after a full GC of
+// its collector (the pprof extension's heap?gc=1), so that it holds its GC
+// cycles at the same points of the same work, whatever the warm-up left on
+// the heap.
 func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio, error) {
 	p := run.Pair
 	r := Ratio{Pair: p}
-	var both [2]*collector
-	defer func() {
-		for _, c := range both {
-			if c != nil {
-				c.stop()
-			}
-		}
-	}()
-	for i, s := range run.scenarios {
-		c, err := l.start(ctx, s.withGCTrigger(), fmt.Sprintf("ratio-%s-%d", p.Name, i), l.host(10+i), l.opts.CollectorCPU, ratioEnv)
-		if err != nil {
-			return r, err
-		}
-		both[i] = c
-	}
-	rate := l.opts.RatioRate
-	if _, err := l.sideBySide(ctx, both, [2]int{0, 1}, rate, spans); err != nil {
-		return r, fmt.Errorf("warm-up: %w", err)
-	}
 	for rep := range l.opts.Reps {
-		order := [2]int{0, 1}
-		if rep%2 == 1 {
-			order = [2]int{1, 0}
-		}
-		w, err := l.sideBySide(ctx, both, order, rate, spans)
+		w, err := l.repetition(ctx, run, rep, spans)
 		if err != nil {
 			return r, fmt.Errorf("rep %d: %w", rep+1, err)
 		}
-		for i, c := range both {
-			if !w[i].OK {
-				return r, fmt.Errorf("%s, rep %d: %s", c.proc.Member().Name, rep+1, w[i].Why)
-			}
-			l.logf("ratio %s rep %d/%d %s (%s): %s", p.Name, rep+1, l.opts.Reps, c.proc.Member().Name, c.scenario.Name, describe(w[i]))
+		for i, wi := range w {
+			l.logf("ratio %s rep %d/%d %s: %s", p.Name, rep+1, l.opts.Reps, run.scenarios[i].Name, describe(wi))
 		}
 		r.Windows = append(r.Windows, w[0])
 		r.BaselineWindows = append(r.BaselineWindows, w[1])
@@ -229,6 +207,47 @@ func (l *Lab) measurePair(ctx context.Context, run ratioRun, spans int64) (Ratio
 	r.summarise()
 	l.logf("ratio %s: median %.3f, spread %.1f %% (%.3f – %.3f)", p.Name, r.Median, 100*r.Spread, r.Min, r.Max)
 	return r, nil
+}
+
+// repetition is one repetition of measurePair: the windows of the
+// configuration (0) and of the baseline (1).
+func (l *Lab) repetition(ctx context.Context, run ratioRun, rep int, spans int64) ([2]Window, error) {
+	var w [2]Window
+	var both [2]*collector
+	defer func() {
+		for _, c := range both {
+			if c != nil {
+				c.stop()
+			}
+		}
+	}()
+	// Place 0 starts first, at the first address.
+	places := [2]int{rep % 2, 1 - rep%2}
+	for _, i := range []int{places[0], places[1]} {
+		slot := 0
+		if places[1] == i {
+			slot = 1
+		}
+		c, err := l.start(ctx, run.scenarios[i].withGCTrigger(), fmt.Sprintf("ratio-%s-%d-%s", run.Name, rep+1, []string{"config", "baseline"}[i]),
+			l.host(10+slot), l.opts.CollectorCPU, ratioEnv)
+		if err != nil {
+			return w, err
+		}
+		both[i] = c
+	}
+	if _, err := l.sideBySide(ctx, both, places, l.opts.RatioRate, max(spans/4, 1)); err != nil {
+		return w, fmt.Errorf("warm-up: %w", err)
+	}
+	w, err := l.sideBySide(ctx, both, places, l.opts.RatioRate, spans)
+	if err != nil {
+		return w, err
+	}
+	for i, c := range both {
+		if !w[i].OK {
+			return w, fmt.Errorf("%s: %s", c.proc.Member().Name, w[i].Why)
+		}
+	}
+	return w, nil
 }
 
 // ratioEnv is the ratio collectors' Go runtime debug setting: GC trace
@@ -282,7 +301,7 @@ func (r *Ratio) summarise() {
 // Markdown is the ratios' section of the report.
 func (rt *Ratios) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio runs two collectors side by side on the collector CPU and loads one at a time, in pairs whose order swaps every repetition (A B, B A, …), %d repetitions. Every window sends the same %s spans at %s spans/s and counts the collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. One window of each collector before the first repetition is not counted. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median of the repetitions' ratios; pooled is the ratio of all windows together (every window's CPU summed over every window's spans), which a GC cycle falling in one window or the next does not move.\n\n",
+	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio takes %d repetitions. A repetition starts the configuration and its baseline afresh, side by side on the collector CPU (their places, address and start order, swap every repetition), warms both with a quarter window that is not counted, runs a full GC in each, and then loads both at once, each from its own generator: %s spans at %s spans/s to each. A window counts its collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. Both windows of a repetition see the same machine; the collectors run with `GODEBUG=madvdontneed=0`, so that the heap the runtime frees while idle is not faulted in again by the next window. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median of the repetitions' ratios; pooled is the ratio of all windows together (every window's CPU summed over every window's spans).\n\n",
 		rt.Reps, count(float64(rt.Spans)), count(rt.Rate))
 	b.WriteString("| ratio | what | median | spread | min – max | pooled | per repetition | target |\n|---|---|--:|--:|--:|--:|---|--:|\n")
 	for _, r := range rt.Ratios {
