@@ -197,7 +197,7 @@ func TestMarkdownChartAndReadme(t *testing.T) {
 		"| vs-seed | the shipped gateway against the seed's, sampling 100 % | 1.600 | 4.4 % | 1.550 – 1.620 | 0.000 | 1.600, 1.550, 1.620 | ≥ 1.50 ✓ |",
 		"| self | the shipped gateway against a second instance of itself | failed: ratio-self-1, rep 2: 10 spans refused |",
 		"| stickycheck | gateway-stickycheck | 310 MiB | gateway-nostickycheck | 290 MiB |",
-		"Every window sends the same 300,000 spans",
+		"300,000 spans at 20,000 spans/s to each",
 		"| awaiting decision (`decision_wait` 1h) | 5,000 | 4,000 |",
 		"about 300 live bytes each; at the shipped `num_traces` of 100,000 about 29 MiB once the table is full",
 		"Test CPU, 2 CPUs",
