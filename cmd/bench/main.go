@@ -81,6 +81,8 @@ func parseArgs(args []string, stderr io.Writer) (bench.Options, string, error) {
 	fs.IntVar(&o.Reps, "reps", o.Reps, "repetitions of the ratios (each with fresh collectors)")
 	fs.Float64Var(&o.RatioRate, "ratio-rate", o.RatioRate, "the rate of the ratios' windows, spans/s, to each of a pair's two collectors at once")
 	fs.DurationVar(&o.RatioDuration, "ratio-duration", o.RatioDuration, "each window of the ratios holds rate × this many spans")
+	fs.Float64Var(&o.RatioWarmup, "ratio-warmup", o.RatioWarmup, "each repetition first sends this share of a window, not counted")
+	fs.IntVar(&o.RatioProfile, "ratio-profile", o.RatioProfile, "seconds of CPU profile of both collectors of each pair, in a window of its own in the first repetition (0: none)")
 	fs.IntVar(&o.MemSteps, "mem-steps", o.MemSteps, "steps of the tail-sampling memory measurement")
 	fs.IntVar(&o.MemTraces, "mem-traces", o.MemTraces, "traces per memory step")
 	fs.IntVar(&o.ProfileSeconds, "profile-seconds", o.ProfileSeconds, "CPU profile length of the gateway at its highest rate")

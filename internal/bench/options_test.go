@@ -24,6 +24,7 @@ func TestOptionsValidateNamesEachField(t *testing.T) {
 	o.Duration = 0
 	o.FixedRate = -1
 	o.Reps = 0
+	o.RatioProfile = -2
 	o.Only = []string{"gatway"}
 	o.Skip = []string{"everything"}
 	err := o.Validate()
@@ -33,6 +34,7 @@ func TestOptionsValidateNamesEachField(t *testing.T) {
 		"duration: 0s is shorter than a second",
 		"rate: must be positive (got -1)",
 		"reps: must be at least 1 (got 0)",
+		"ratio-profile: must not be negative (got -2)",
 		`only: no configuration "gatway"`,
 		`skip: "everything" is not one of table, ratios, memory, profile, micro`,
 	} {

@@ -98,6 +98,9 @@ type Ratios struct {
 	// Spans in every window.
 	Spans  int64   `json:"spans_per_window"`
 	Reps   int     `json:"reps"`
+	// Warmup is the share of a window sent before each repetition's
+	// windows (0 in runs before it was recorded: a quarter).
+	Warmup float64 `json:"warmup_windows,omitempty"`
 	Ratios []Ratio `json:"ratios"`
 }
 
@@ -156,7 +159,7 @@ func (o Options) ratioRuns() []ratioRun {
 // costRatios measures every pair the options ask for, one pair at a time.
 func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 	spans := int64(l.opts.RatioRate * l.opts.RatioDuration.Seconds())
-	res := Ratios{Rate: l.opts.RatioRate, Spans: spans, Reps: l.opts.Reps}
+	res := Ratios{Rate: l.opts.RatioRate, Spans: spans, Reps: l.opts.Reps, Warmup: l.opts.RatioWarmup}
 	for _, run := range l.opts.ratioRuns() {
 		r, err := Ratio{Pair: run.Pair}, run.err
 		if err == nil {
@@ -177,8 +180,8 @@ func (l *Lab) costRatios(ctx context.Context) (Ratios, error) {
 // measurePair takes Reps repetitions of the pair. Each repetition starts
 // the two collectors afresh side by side on the collector CPU, the
 // configuration and the baseline swapping their places (addresses, start
-// order) every repetition, warms both with a quarter window that is not
-// counted (maps, the queue's file and the heap reach their size), and then
+// order) every repetition, warms both with RatioWarmup of a window that is
+// not counted (maps, the queue's file and the heap reach their size), and then
 // loads both at once, each from its own generator at the ratio rate, so
 // that both windows see the same machine. Measured here: windows taken one
 // after the other (A then B) saw this machine's speed move by up to 50 %
@@ -235,8 +238,13 @@ func (l *Lab) repetition(ctx context.Context, run ratioRun, rep int, spans int64
 		}
 		both[i] = c
 	}
-	if _, err := l.sideBySide(ctx, both, places, l.opts.RatioRate, max(spans/4, 1)); err != nil {
+	if _, err := l.sideBySide(ctx, both, places, l.opts.RatioRate, max(int64(l.opts.RatioWarmup*float64(spans)), 1)); err != nil {
 		return w, fmt.Errorf("warm-up: %w", err)
+	}
+	if rep == 0 && l.opts.RatioProfile > 0 {
+		if err := l.profilePair(ctx, run, both, places); err != nil {
+			return w, fmt.Errorf("profile: %w", err)
+		}
 	}
 	w, err := l.sideBySide(ctx, both, places, l.opts.RatioRate, spans)
 	if err != nil {
@@ -301,8 +309,8 @@ func (r *Ratio) summarise() {
 // Markdown is the ratios' section of the report.
 func (rt *Ratios) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio takes %d repetitions. A repetition starts the configuration and its baseline afresh, side by side on the collector CPU (their places, address and start order, swap every repetition), warms both with a quarter window that is not counted, runs a full GC in each, and then loads both at once, each from its own generator: %s spans at %s spans/s to each. A window counts its collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. Both windows of a repetition see the same machine; the collectors run with `GODEBUG=madvdontneed=0`, so that the heap the runtime frees while idle is not faulted in again by the next window. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median of the repetitions' ratios; pooled is the ratio of all windows together (every window's CPU summed over every window's spans).\n\n",
-		rt.Reps, count(float64(rt.Spans)), count(rt.Rate))
+	fmt.Fprintf(&b, "\n## Ratios\n\nEach ratio takes %d repetitions. A repetition starts the configuration and its baseline afresh, side by side on the collector CPU (their places, address and start order, swap every repetition), warms both with %s spans that are not counted, runs a full GC in each, and then loads both at once, each from its own generator: %s spans at %s spans/s to each. A window counts its collector's CPU (from `/proc/<pid>/stat`) from the first request until it is idle again after its hold, so it holds all the work those spans cost: receive, hold, decide, export. Both windows of a repetition see the same machine; the collectors run with `GODEBUG=madvdontneed=0`, so that the heap the runtime frees while idle is not faulted in again by the next window. Speed ratios are spans per CPU-second over the baseline's (higher is cheaper), cost ratios CPU per span over the baseline's; the spread is (max − min) ÷ median of the repetitions' ratios; pooled is the ratio of all windows together (every window's CPU summed over every window's spans).\n\n",
+		rt.Reps, count(rt.warmupSpans()), count(float64(rt.Spans)), count(rt.Rate))
 	b.WriteString("| ratio | what | median | spread | min – max | pooled | per repetition | target |\n|---|---|--:|--:|--:|--:|---|--:|\n")
 	for _, r := range rt.Ratios {
 		if r.Failed != "" {
@@ -340,6 +348,15 @@ func (rt *Ratios) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Name, r.Config, mibs(medianRSS(r.Windows)), r.Baseline, mibs(medianRSS(r.BaselineWindows)))
 	}
 	return b.String()
+}
+
+// warmupSpans is how many spans each repetition's warm-up sent.
+func (rt *Ratios) warmupSpans() float64 {
+	w := rt.Warmup
+	if w == 0 {
+		w = 0.25
+	}
+	return w * float64(rt.Spans)
 }
 
 func medianRSS(ws []Window) int64 {
