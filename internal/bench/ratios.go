@@ -96,8 +96,8 @@ func (r Ratio) Met() bool {
 type Ratios struct {
 	Rate float64 `json:"rate"`
 	// Spans in every window.
-	Spans  int64   `json:"spans_per_window"`
-	Reps   int     `json:"reps"`
+	Spans int64 `json:"spans_per_window"`
+	Reps  int   `json:"reps"`
 	// Warmup is the share of a window sent before each repetition's
 	// windows (0 in runs before it was recorded: a quarter).
 	Warmup float64 `json:"warmup_windows,omitempty"`
