@@ -340,6 +340,20 @@ func (rt *Ratios) Markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.3f | %.1f %% | %.3f – %.3f | %.3f | %s | %s |\n", r.Name, r.What, r.Median, 100*r.Spread, r.Min, r.Max, r.Pooled, strings.Join(per, ", "), target)
 	}
+	b.WriteString("\nThe same windows on user CPU alone, and the page faults of each side (median over the repetitions): the kernel's share — page faults, system calls — is where windows of one configuration differ most on this machine; user CPU leaves out system calls the configurations really make, so it is a diagnostic, not the ratio.\n\n| ratio | median, user CPU | spread | per repetition | faults per window, configuration | baseline |\n|---|--:|--:|---|--:|--:|\n")
+	for _, r := range rt.Ratios {
+		if r.Failed != "" {
+			continue
+		}
+		u := r.userCPU()
+		var per []string
+		for _, v := range u.PerRep {
+			per = append(per, fmt.Sprintf("%.3f", v))
+		}
+		fmt.Fprintf(&b, "| %s | %.3f | %.1f %% | %s | %s | %s |\n", r.Name, u.Median, 100*u.Spread, strings.Join(per, ", "),
+			count(medianOf(r.Windows, func(w Window) float64 { return float64(w.MinorFaults) })),
+			count(medianOf(r.BaselineWindows, func(w Window) float64 { return float64(w.MinorFaults) })))
+	}
 	b.WriteString("\nRSS at the end of each window, median over the repetitions:\n\n| ratio | configuration | RSS | baseline | RSS |\n|---|---|--:|---|--:|\n")
 	for _, r := range rt.Ratios {
 		if r.Failed != "" {
@@ -359,15 +373,35 @@ func (rt *Ratios) warmupSpans() float64 {
 	return w * float64(rt.Spans)
 }
 
-func medianRSS(ws []Window) int64 {
+// userCPU is the ratio taken again on the windows' user CPU alone.
+func (r Ratio) userCPU() Ratio {
+	u := Ratio{Pair: r.Pair}
+	user := func(w Window) Window {
+		w.CPU, w.CPUPerMillion = w.UserCPU, ratio(w.UserCPU*1e6, float64(w.Spans))
+		return w
+	}
+	for i := range min(len(r.Windows), len(r.BaselineWindows)) {
+		cfg, base := user(r.Windows[i]), user(r.BaselineWindows[i])
+		u.Windows, u.BaselineWindows = append(u.Windows, cfg), append(u.BaselineWindows, base)
+		u.PerRep = append(u.PerRep, r.value(cfg, base))
+	}
+	u.summarise()
+	return u
+}
+
+func medianOf(ws []Window, f func(Window) float64) float64 {
 	v := make([]float64, len(ws))
 	for i, w := range ws {
-		v[i] = float64(w.RSS)
+		v[i] = f(w)
 	}
 	if len(v) == 0 {
 		return 0
 	}
-	return int64(median(v))
+	return median(v)
+}
+
+func medianRSS(ws []Window) int64 {
+	return int64(medianOf(ws, func(w Window) float64 { return float64(w.RSS) }))
 }
 
 // pool is the windows as one: their CPU over their spans.

@@ -305,3 +305,21 @@ func TestRatioRunsResolveTheirScenarios(t *testing.T) {
 	assert.Equal(t, shipped, base, "the baseline is the configuration as is")
 	assert.Equal(t, KindSpeed, runs[0].Kind)
 }
+
+func TestUserCPURatioLeavesTheKernelOut(t *testing.T) {
+	// Both repetitions: ours 10 user + 5 system CPU-s, the seed's 15 + 0
+	// for the same spans: 1.0 on all the CPU, 1.5 on user CPU alone.
+	ours := Window{CPU: 15, UserCPU: 10, SysCPU: 5, Spans: 1_000_000, CPUPerMillion: 15, MinorFaults: 90_000}
+	seed := Window{CPU: 15, UserCPU: 15, Spans: 1_000_000, CPUPerMillion: 15, MinorFaults: 2_000}
+	r := Ratio{Pair: mustPair("vs-seed"), Windows: []Window{ours, ours}, BaselineWindows: []Window{seed, seed}, PerRep: []float64{1, 1}}
+	r.summarise()
+	u := r.userCPU()
+	assert.InDelta(t, 1.0, r.Median, 1e-12)
+	assert.InDelta(t, 1.5, u.Median, 1e-12)
+	assert.InDelta(t, 1.5, u.Pooled, 1e-12)
+	assert.Equal(t, []float64{1.5, 1.5}, u.PerRep)
+
+	md := (&Ratios{Spans: 1_000_000, Reps: 2, Ratios: []Ratio{r}}).Markdown()
+	assert.Contains(t, md, "| vs-seed | 1.500 | 0.0 % | 1.500, 1.500 | 90,000 | 2,000 |")
+	assert.Contains(t, md, "warms both with 250,000 spans", "a run that did not record its warm-up had a quarter window")
+}
