@@ -115,7 +115,7 @@ fuzz:
 
 ## bench ---------------------------------------------------------------------
 # Every tier config on one core, our components' cost, tail-sampling memory,
-# a gateway profile and the Go micro-benchmarks (about 40 minutes on 2 CPUs;
+# a gateway profile and the Go micro-benchmarks (about 102 minutes on 2 CPUs;
 # not part of `make test`). Results in bench/results and the README's Sizing
 # section. Pass options through BENCH_FLAGS, e.g. BENCH_FLAGS="-reps 3".
 bench: $(BIN) $(LOADGEN) $(BENCHSTAT)

@@ -201,7 +201,7 @@ func (r *Results) Markdown() string {
 		}
 	}
 
-	b.WriteString("\n## Measure on your machine\n\n```sh\nmake bench                          # the whole run, about 75 minutes on 2 CPUs\ngo run ./cmd/bench -h               # durations, rates, repetitions, CPUs, parts to skip\n```\n\nThe machine needs two CPUs or more and `taskset` (util-linux). Compare the ratios to the null pipeline rather than the raw rates when machines differ.\n")
+	b.WriteString("\n## Measure on your machine\n\n```sh\nmake bench                          # the whole run, about 102 minutes on 2 CPUs\ngo run ./cmd/bench -h               # durations, rates, repetitions, CPUs, parts to skip\n```\n\nThe machine needs two CPUs or more and `taskset` (util-linux). Compare the ratios to the null pipeline rather than the raw rates when machines differ.\n")
 	return b.String()
 }
 
