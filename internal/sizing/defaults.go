@@ -45,15 +45,15 @@ type Cost struct {
 // DefaultCosts are used when there is too little traffic to measure a cost.
 // They are `make bench`'s figures for each tier's shipped config (the gateway
 // sampling 1 %, as shipped, with the GOGC and GOMEMLIMIT of its manifests),
-// measured 2026-12-02 on an AMD EPYC, 2 CPUs, at commit 95c26b8: the
+// measured 2026-12-02 on an Intel Xeon, 2 CPUs, at commit 95c26b8: the
 // collector alone on one core (GOMAXPROCS=1), OTLP/gRPC requests of 100
 // traces × 5 spans of 194 bytes. CoresPer10k is the larger of the
 // benchmark's two estimates (at the highest sustained rate, and at 20,000
 // spans/s); memory is RSS growth from idle to 20,000 spans/s, per 10,000.
 var DefaultCosts = map[string]Cost{
-	"agent":   {CoresPer10k: 0.163, MemoryBytesPer10k: 13.4 * (1 << 20), IdleMemoryBytes: 104.0 * (1 << 20)},
-	"gateway": {CoresPer10k: 0.122, MemoryBytesPer10k: 460.6 * (1 << 20), IdleMemoryBytes: 97.9 * (1 << 20)},
-	"sidecar": {CoresPer10k: 0.143, MemoryBytesPer10k: 14.4 * (1 << 20), IdleMemoryBytes: 95.0 * (1 << 20)},
+	"agent":   {CoresPer10k: 0.1628, MemoryBytesPer10k: 13.4 * (1 << 20), IdleMemoryBytes: 104.0 * (1 << 20)},
+	"gateway": {CoresPer10k: 0.1221, MemoryBytesPer10k: 460.6 * (1 << 20), IdleMemoryBytes: 97.9 * (1 << 20)},
+	"sidecar": {CoresPer10k: 0.1435, MemoryBytesPer10k: 14.4 * (1 << 20), IdleMemoryBytes: 95.0 * (1 << 20)},
 }
 
 // DefaultTailSamplingBytesPerSpan is the heap a span held by tail_sampling
