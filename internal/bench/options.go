@@ -142,8 +142,9 @@ func (o Options) Validate() error {
 	if o.MemSteps < 2 || o.MemTraces < 1 {
 		errs = append(errs, fmt.Errorf("mem-steps, mem-traces: need at least 2 steps of 1 trace (got %d, %d)", o.MemSteps, o.MemTraces))
 	}
-	if o.RatioWarmup < 0 || o.RatioWarmup > 4 {
-		errs = append(errs, fmt.Errorf("ratio-warmup: must be within [0, 4] windows (got %g)", o.RatioWarmup))
+	// Positive: a run's record of 0 means one from before it was recorded.
+	if o.RatioWarmup <= 0 || o.RatioWarmup > 4 {
+		errs = append(errs, fmt.Errorf("ratio-warmup: must be within (0, 4] windows (got %g)", o.RatioWarmup))
 	}
 	if o.RatioProfile < 0 {
 		errs = append(errs, fmt.Errorf("ratio-profile: must not be negative (got %d)", o.RatioProfile))

@@ -25,6 +25,7 @@ func TestOptionsValidateNamesEachField(t *testing.T) {
 	o.FixedRate = -1
 	o.Reps = 0
 	o.RatioProfile = -2
+	o.RatioWarmup = 0
 	o.Only = []string{"gatway"}
 	o.Skip = []string{"everything"}
 	err := o.Validate()
@@ -35,6 +36,7 @@ func TestOptionsValidateNamesEachField(t *testing.T) {
 		"rate: must be positive (got -1)",
 		"reps: must be at least 1 (got 0)",
 		"ratio-profile: must not be negative (got -2)",
+		"ratio-warmup: must be within (0, 4] windows (got 0)",
 		`only: no configuration "gatway"`,
 		`skip: "everything" is not one of table, ratios, memory, profile, micro`,
 	} {

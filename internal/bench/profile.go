@@ -213,11 +213,6 @@ func (l *Lab) profileGateway(ctx context.Context, rate float64) (Profile, error)
 	if err := <-errc; err != nil {
 		return res, err
 	}
-	f, err := os.Open(res.File)
-	if err != nil {
-		return res, err
-	}
-	defer f.Close()
-	res.ByCost, res.Flat, res.Cum, err = analyze(f, 15)
+	res.ByCost, res.Flat, res.Cum, err = analyzeFile(res.File)
 	return res, err
 }

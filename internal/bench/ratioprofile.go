@@ -39,7 +39,7 @@ func (l *Lab) profilePair(ctx context.Context, run ratioRun, both [2]*collector,
 		return err
 	}
 	for i, path := range files {
-		byCost, flat, err := analyzeFile(path)
+		byCost, flat, _, err := analyzeFile(path)
 		if err != nil {
 			return err
 		}
@@ -49,14 +49,14 @@ func (l *Lab) profilePair(ctx context.Context, run ratioRun, both [2]*collector,
 	return nil
 }
 
-func analyzeFile(path string) (byCost, flat []Cost, err error) {
+// analyzeFile is analyze of a profile on disk, its top 15 functions.
+func analyzeFile(path string) (byCost, flat, cum []Cost, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer f.Close()
-	byCost, flat, _, err = analyze(f, 15)
-	return byCost, flat, err
+	return analyze(f, 15)
 }
 
 func sharesLine(cs []Cost) string {
